@@ -1,1 +1,56 @@
-fn main() {}
+//! `mole`: train networks module by module with local information-theoretic objectives.
+
+mod measure;
+mod train_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Modular local learning: MOLE (matrix-based Rényi mutual information) and the HSIC
+/// bottleneck, with backprop on the same architecture as the baseline.
+#[derive(Parser, Debug)]
+#[command(name = "mole", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network module by module (or with backprop) and write a run directory.
+    Train(Box<train_cmd::TrainArgs>),
+    /// Measure entropy, mutual information and HSIC between column groups of a CSV file.
+    Measure(measure::MeasureArgs),
+}
+
+/// Exit code for bad input (files, configs, specs); other failures exit with 1.
+const EXIT_BAD_INPUT: i32 = 2;
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<mole_data::DataError>()
+            || c.is::<mole_train::config::ConfigError>()
+            || c.is::<mole_train::network::BuildError>()
+            || c.is::<mole_nn::SpecError>()
+            || c.is::<mole_train::run::RunDirError>()
+            || c.is::<measure::InputError>()
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `mole` alone and `mole train` alone run the default job (MOLE vs BP on digits).
+    let no_arguments = args.len() <= 2;
+    let cli = if args.len() == 1 {
+        Cli::parse_from(["mole", "train"])
+    } else {
+        Cli::parse()
+    };
+    let result = match &cli.command {
+        Command::Train(a) => train_cmd::run(a, no_arguments),
+        Command::Measure(a) => measure::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(if is_bad_input(&e) { EXIT_BAD_INPUT } else { 1 });
+    }
+}

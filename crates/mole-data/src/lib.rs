@@ -1,1 +1,16 @@
-//! mole-data
+//! Datasets for mole: loaders for the canonical formats (IDX, label-last CSV, CIFAR-10 binary),
+//! seeded stratified splits and standardisation. Plain data, no tensors: the training crate turns
+//! batches into tensors.
+
+pub mod cifar;
+pub mod csv;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod registry;
+pub mod split;
+
+pub use csv::HeaderMode;
+pub use dataset::{Dataset, SampleShape, Split};
+pub use error::{DataError, Result};
+pub use registry::{DataOptions, NAMED_DATASETS, default_data_dir, load};

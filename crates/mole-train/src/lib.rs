@@ -1,1 +1,20 @@
-//! mole-train
+//! Training for mole: local objectives, local modules, the network and its head, schedules,
+//! and the run directory. Data flows one way: data → modules → objectives → schedule → run.
+
+pub mod batches;
+pub mod config;
+pub mod evaluate;
+pub mod module;
+pub mod network;
+pub mod objective;
+pub mod run;
+pub mod schedule;
+pub mod session;
+pub mod train;
+
+pub use config::{Method, ScheduleKind, TrainConfig};
+pub use module::{LocalModule, Stage};
+pub use network::Network;
+pub use objective::{Objective, Target};
+pub use run::RunDir;
+pub use train::{Summary, train};

@@ -1,0 +1,235 @@
+//! `mole train`: flags over a TOML config, then `mole_train::train`.
+
+use anyhow::Context;
+use clap::Args;
+use mole_train::config::{Method, OptimizerKind, ScheduleKind, TrainConfig};
+use mole_train::{RunDir, Summary};
+use std::path::PathBuf;
+
+/// Flags of `mole train`; each overrides the config file's key of the same name.
+#[derive(Args, Debug, Default)]
+pub struct TrainArgs {
+    /// TOML config file (every key optional; flags override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Folder of the named datasets [default: ../shared/datasets if present, else ./data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Model spec, e.g. mlp:256,256,256.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Layers per module, e.g. 1,2 (default: one layer per module).
+    #[arg(long, value_delimiter = ',')]
+    pub group: Option<Vec<usize>>,
+    /// Local objective: mole, hsic or bp (end-to-end backprop baseline).
+    #[arg(long, value_parser = parse_method)]
+    pub method: Option<Method>,
+    /// sequential (MOLE default) or simultaneous (HSIC and BP default).
+    #[arg(long, value_parser = parse_schedule)]
+    pub schedule: Option<ScheduleKind>,
+    /// Epochs per module (sequential) or in total (simultaneous).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Epochs of the head on the frozen modules.
+    #[arg(long)]
+    pub head_epochs: Option<usize>,
+    /// Minibatch size (= size of the Gram matrices).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate of the modules.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning rate of the head.
+    #[arg(long)]
+    pub head_lr: Option<f64>,
+    /// adam or sgd.
+    #[arg(long, value_parser = parse_optimizer)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Seed of initialisation, shuffling and splits.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Held-out fraction for datasets without a test split.
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Standardise features with training statistics (true/false).
+    #[arg(long)]
+    pub standardize: Option<bool>,
+    /// Hidden activation: relu, tanh, elu, sigmoid, identity.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Rényi order α of the MOLE objective.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Weight of I(T;Y) (MOLE).
+    #[arg(long)]
+    pub lambda_y: Option<f64>,
+    /// Weight of I(T;X) (MOLE; > 0 makes modules encoder-like).
+    #[arg(long)]
+    pub lambda_x: Option<f64>,
+    /// Kernel width rule on module outputs (MOLE): a number, scaled:S, silverman, median, knn[:k].
+    #[arg(long)]
+    pub sigma_t: Option<String>,
+    /// Kernel width rule on the input (MOLE).
+    #[arg(long)]
+    pub sigma_x: Option<String>,
+    /// β of the HSIC bottleneck.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// σ of the HSIC bottleneck's dimension-scaled kernel.
+    #[arg(long)]
+    pub sigma: Option<f64>,
+    /// Run directory [default: runs/<timestamp>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also train backprop on the same architecture and print a comparison (on by default when
+    /// `mole train` is given no argument at all).
+    #[arg(long)]
+    pub baseline: bool,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    match s {
+        "mole" => Ok(Method::Mole),
+        "hsic" => Ok(Method::Hsic),
+        "bp" => Ok(Method::Bp),
+        _ => Err(format!("unknown method '{s}' (mole, hsic, bp)")),
+    }
+}
+
+fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
+    match s {
+        "sequential" => Ok(ScheduleKind::Sequential),
+        "simultaneous" => Ok(ScheduleKind::Simultaneous),
+        _ => Err(format!("unknown schedule '{s}' (sequential, simultaneous)")),
+    }
+}
+
+fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
+    match s {
+        "adam" => Ok(OptimizerKind::Adam),
+        "sgd" => Ok(OptimizerKind::Sgd),
+        _ => Err(format!("unknown optimizer '{s}' (adam, sgd)")),
+    }
+}
+
+impl TrainArgs {
+    /// The config file (or defaults) with these flags applied.
+    pub fn resolve(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(p) => TrainConfig::from_file(p)?,
+            None => TrainConfig::default(),
+        };
+        macro_rules! set {
+            ($($flag:ident => $($field:ident).+),* $(,)?) => {$(
+                if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); }
+            )*};
+        }
+        set!(dataset => dataset, model => model, group => group, method => method, epochs => epochs,
+             head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
+             test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
+             lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
+             sigma_x => mole.sigma_x, beta => hsic.beta, sigma => hsic.sigma);
+        if self.data_dir.is_some() {
+            c.data_dir = self.data_dir.clone();
+        }
+        if self.schedule.is_some() {
+            c.schedule = self.schedule;
+        }
+        if self.lr.is_some() {
+            c.lr = self.lr;
+        }
+        if self.head_lr.is_some() {
+            c.head_lr = self.head_lr;
+        }
+        if self.standardize.is_some() {
+            c.standardize = self.standardize;
+        }
+        if self.out.is_some() {
+            c.out = self.out.clone();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// `runs/YYYYMMDD-HHMMSS` (UTC).
+pub fn default_run_dir(suffix: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    PathBuf::from(format!(
+        "runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}{suffix}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::Result<Summary> {
+    let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
+    let mut run = RunDir::create(&dir)?;
+    if !quiet {
+        eprintln!(
+            "training {} on {} ({} train / {} test), model {}, {} schedule -> {}",
+            format!("{:?}", cfg.method).to_lowercase(),
+            cfg.dataset,
+            data.train.len(),
+            data.test.len(),
+            cfg.model,
+            format!("{:?}", cfg.schedule()).to_lowercase(),
+            dir.display()
+        );
+    }
+    let summary = mole_train::train(cfg, data, &mut run, quiet).with_context(|| format!("run {}", dir.display()))?;
+    Ok(summary)
+}
+
+/// Runs `mole train`. `no_arguments` turns the BP comparison on.
+pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
+    let cfg = args.resolve()?;
+    let data = mole_train::train::load_data(&cfg)?;
+    let summary = run_one(&cfg, &data, args.quiet)?;
+    let mut rows = vec![summary];
+    if (args.baseline || no_arguments) && cfg.method != Method::Bp {
+        let mut bp = cfg.clone();
+        bp.method = Method::Bp;
+        bp.schedule = None;
+        bp.out = Some(match &cfg.out {
+            Some(p) => PathBuf::from(format!("{}-bp", p.display())),
+            None => default_run_dir("-bp"),
+        });
+        rows.push(run_one(&bp, &data, args.quiet)?);
+    }
+    println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    for s in &rows {
+        println!(
+            "| {} | {} | {:.4} | {:.1} | {:.0} | {:.0} |",
+            s.method,
+            s.schedule,
+            s.test_accuracy,
+            s.train_seconds,
+            s.samples_per_second,
+            s.peak_rss_bytes as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(())
+}

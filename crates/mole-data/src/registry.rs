@@ -1,0 +1,143 @@
+//! Named datasets and where they are looked for.
+//!
+//! `digits` is embedded in the binary (the default dataset). Every other named dataset lives in
+//! `<data-dir>/<folder>/` under the file names of its original distribution (see
+//! `shared/datasets/README.md`). The data directory defaults to `../shared/datasets` when it
+//! exists, else `./data`.
+
+use crate::csv::{HeaderMode, read_labelled_csv};
+use crate::error::{DataError, Result};
+use crate::idx::read_idx_images;
+use crate::split::{Standardizer, stratified_split};
+use crate::{Dataset, Split};
+use std::path::{Path, PathBuf};
+
+/// The 8×8 optdigits set (1,797 samples, 64 features 0–16, 10 classes), gzip CSV, embedded.
+pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");
+
+/// How a dataset is loaded and split.
+#[derive(Clone, Debug)]
+pub struct DataOptions {
+    /// Where the named datasets live; `None` means [`default_data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of samples held out for testing, for datasets without a test split.
+    pub test_fraction: f64,
+    /// Seed of the split.
+    pub seed: u64,
+    /// Standardise features with training-set statistics; `None` means the dataset's default
+    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]).
+    pub standardize: Option<bool>,
+    /// Header handling for `csv:PATH`.
+    pub header: HeaderMode,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        DataOptions {
+            data_dir: None,
+            test_fraction: 0.2,
+            seed: 0,
+            standardize: None,
+            header: HeaderMode::Auto,
+        }
+    }
+}
+
+/// `../shared/datasets` when it exists, else `./data`.
+pub fn default_data_dir() -> PathBuf {
+    let shared = PathBuf::from("../shared/datasets");
+    if shared.is_dir() { shared } else { PathBuf::from("data") }
+}
+
+impl DataOptions {
+    /// The data directory in use.
+    pub fn dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+}
+
+/// The names `load` accepts, for help texts.
+pub const NAMED_DATASETS: &[&str] = &["digits", "iris", "wine", "breast-cancer", "mnist", "fashion-mnist", "cifar10"];
+
+/// Loads a named dataset (or `csv:PATH`) and returns its train/test split.
+pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
+    let dir = opts.dir();
+    let (split, standardize_default) = match name {
+        "digits" => {
+            let path = Path::new("<embedded digits.csv.gz>");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(DIGITS_CSV_GZ), &mut text)
+                .map_err(|e| DataError::io(path, e))?;
+            let mut d = crate::csv::parse_labelled_csv(&text, path, HeaderMode::Absent)?;
+            d.features.iter_mut().for_each(|v| *v /= 16.0);
+            (stratified_split(&d, opts.test_fraction, opts.seed), false)
+        }
+        "iris" | "wine" | "breast-cancer" => {
+            let file = match name {
+                "iris" => "iris.csv",
+                "wine" => "wine_data.csv",
+                _ => "breast_cancer.csv",
+            };
+            let path = find(name, &[dir.join("uci").join(file), dir.join(name).join(file)], uci_hint(file))?;
+            let d = read_labelled_csv(&path, HeaderMode::Auto)?;
+            (stratified_split(&d, opts.test_fraction, opts.seed), true)
+        }
+        "mnist" | "fashion-mnist" => (load_idx_pair(name, &dir)?, false),
+        "cifar10" => (crate::cifar::load_cifar10(&dir)?, false),
+        other => {
+            if let Some(path) = other.strip_prefix("csv:") {
+                let d = read_labelled_csv(Path::new(path), opts.header)?;
+                (stratified_split(&d, opts.test_fraction, opts.seed), true)
+            } else {
+                return Err(DataError::Unknown(other.to_string()));
+            }
+        }
+    };
+    let mut split = split;
+    if opts.standardize.unwrap_or(standardize_default) {
+        let s = Standardizer::fit(&split.train);
+        s.apply(&mut split.train);
+        s.apply(&mut split.test);
+    }
+    Ok(split)
+}
+
+fn uci_hint(file: &str) -> String {
+    format!("Put the scikit-learn/UCI CSV '{file}' (first line n_samples,n_features,class names) there, or pass --data-dir.")
+}
+
+/// Returns the first existing path, or a [`DataError::Missing`] listing them all.
+pub fn find(name: &str, candidates: &[PathBuf], hint: String) -> Result<PathBuf> {
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| DataError::Missing {
+            name: name.to_string(),
+            looked: candidates.to_vec(),
+            hint,
+        })
+}
+
+/// Finds `base` or `base.gz` in `folder`.
+fn find_idx(name: &str, folder: &Path, base: &str) -> Result<PathBuf> {
+    find(
+        name,
+        &[folder.join(format!("{base}.gz")), folder.join(base)],
+        format!(
+            "Download the four original IDX files ({base}.gz and its siblings) into {} or pass --data-dir.",
+            folder.display()
+        ),
+    )
+}
+
+fn load_idx_pair(name: &str, dir: &Path) -> Result<Split> {
+    let folder = dir.join(name);
+    let load = |images: &str, labels: &str| -> Result<Dataset> {
+        read_idx_images(&find_idx(name, &folder, images)?, &find_idx(name, &folder, labels)?, 10)
+    };
+    Ok(Split {
+        train: load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
+        test: load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
+    })
+}

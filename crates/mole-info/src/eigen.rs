@@ -1,0 +1,133 @@
+//! Host bridge: moving whole matrices between burn tensors and `faer` (f64), the symmetric
+//! eigensolver, and the surrogate-gradient trick used to inject analytically computed
+//! gradients into burn's autodiff graph.
+//!
+//! # Surrogate-gradient trick
+//!
+//! burn cannot differentiate through an eigendecomposition or a linear solve. When a scalar
+//! `f(K₁, …, K_n)` is computed on the host together with its exact gradients `G_i = ∂f/∂K_i`,
+//! the value returned to burn is
+//!
+//! `f̂ = const(f) + (s − detach(s))`, with `s = Σ_i sum(detach(G_i) ∘ K_i)`.
+//!
+//! Its value is exactly `f` (`s − detach(s)` is exactly 0) and its gradient with respect to
+//! each `K_i` is `G_i`, so the chain rule continues through whatever produced `K_i`.
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use faer::{Mat, MatRef, Side};
+
+/// Copies a tensor to the host as a row-major `Vec<f64>` (one transfer, any float dtype).
+pub fn tensor_to_vec_f64<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
+    t.to_data()
+        .try_into_vec_as::<f64>()
+        .expect("a float tensor converts to f64")
+}
+
+/// Copies a `[rows, cols]` tensor to a host `faer` matrix in f64.
+pub fn to_host(t: &Tensor<2>) -> Mat<f64> {
+    let [rows, cols] = t.dims();
+    let values = tensor_to_vec_f64(t);
+    Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
+}
+
+/// Creates a tensor on `device` with the given float `dtype` from a host matrix (no gradient).
+pub fn from_host(m: MatRef<'_, f64>, device: &Device, dtype: DType) -> Tensor<2> {
+    let (rows, cols) = (m.nrows(), m.ncols());
+    let mut values = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        for j in 0..cols {
+            values.push(m[(i, j)] as f32);
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [rows, cols]), (device, dtype))
+}
+
+/// A one-element tensor `[value]` on `device` with the given float `dtype` (no gradient).
+pub fn scalar(value: f64, device: &Device, dtype: DType) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(vec![value as f32], [1]), (device, dtype))
+}
+
+/// Eigendecomposition `A = V diag(λ) Vᵀ` of a real symmetric matrix.
+#[derive(Clone, Debug)]
+pub struct SymmetricEigen {
+    /// Eigenvalues λ in non-decreasing order.
+    pub values: Vec<f64>,
+    /// Orthonormal eigenvectors as columns (present when requested).
+    pub vectors: Option<Mat<f64>>,
+}
+
+/// Symmetric eigendecomposition in f64 with `faer`.
+///
+/// `a` is symmetrised first, `(A + Aᵀ)/2`, so round-off asymmetry in a Gram matrix is harmless.
+/// Eigenvectors are computed only when `with_vectors` is true (about 3× cheaper without).
+/// Returns `None` if the matrix has non-finite entries or the solver does not converge.
+pub fn symmetric_eigen(a: MatRef<'_, f64>, with_vectors: bool) -> Option<SymmetricEigen> {
+    let n = a.nrows();
+    assert_eq!(n, a.ncols(), "symmetric_eigen needs a square matrix");
+    let sym = Mat::from_fn(n, n, |i, j| 0.5 * (a[(i, j)] + a[(j, i)]));
+    if sym.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
+        return None;
+    }
+    if with_vectors {
+        let evd = sym.self_adjoint_eigen(Side::Lower).ok()?;
+        let values = (0..n).map(|i| evd.S()[i]).collect();
+        Some(SymmetricEigen {
+            values,
+            vectors: Some(evd.U().to_owned()),
+        })
+    } else {
+        let values = sym.self_adjoint_eigenvalues(Side::Lower).ok()?;
+        Some(SymmetricEigen {
+            values,
+            vectors: None,
+        })
+    }
+}
+
+/// `V diag(w) Vᵀ` for the columns of `v` whose weight is not negligible
+/// (`|w_i| > 1e-12 · max |w|`; dropping the rest changes the result by less than that
+/// relative amount per entry, and skips work for the many near-zero eigenvalues of a
+/// Gaussian Gram matrix when α > 1).
+pub fn spectral_matrix(v: MatRef<'_, f64>, w: &[f64]) -> Mat<f64> {
+    let n = v.nrows();
+    let max = w.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
+    let keep: Vec<usize> = (0..w.len())
+        .filter(|&i| w[i] != 0.0 && w[i].abs() > 1e-12 * max)
+        .collect();
+    if keep.is_empty() {
+        return Mat::zeros(n, n);
+    }
+    let vk = Mat::from_fn(n, keep.len(), |i, c| v[(i, keep[c])]);
+    let vw = Mat::from_fn(n, keep.len(), |i, c| v[(i, keep[c])] * w[keep[c]]);
+    &vw * vk.transpose()
+}
+
+/// Returns `const(value) + (s − detach(s))` with `s = Σ_i sum(G_i ∘ K_i)` (see the module
+/// docs): a `[1]` tensor whose value is `value` and whose gradient with respect to each `K_i`
+/// is the host matrix `G_i`. Pairs whose `K_i` is not tracked by autodiff are skipped; if none
+/// is tracked the result is a plain constant. The output lives on `like`'s device and dtype.
+pub fn with_surrogate_gradient(
+    value: f64,
+    like: &Tensor<2>,
+    terms: Vec<(Tensor<2>, Mat<f64>)>,
+) -> Tensor<1> {
+    let device = like.device();
+    let dtype = like.dtype();
+    let constant = scalar(value, &device, dtype);
+    let mut surrogate: Option<Tensor<1>> = None;
+    for (k, g) in terms {
+        if !k.is_tracked() {
+            continue;
+        }
+        let g = from_host(g.as_ref(), &device, dtype);
+        let s = (g * k).sum();
+        surrogate = Some(match surrogate {
+            Some(acc) => acc + s,
+            None => s,
+        });
+    }
+    match surrogate {
+        Some(s) => constant + (s.clone() - s.detach()),
+        None => constant,
+    }
+}

@@ -1,0 +1,328 @@
+//! The training configuration: a TOML file whose every key is optional, overridden by flags.
+//! Unknown keys and wrong types are errors that name the key.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How modules learn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// MOLE: maximise `λ_y I_α(T;Y) + λ_x I_α(T;X)` per module (matrix-based Rényi estimator).
+    #[default]
+    Mole,
+    /// HSIC bottleneck: minimise `nHSIC(T,X) − β nHSIC(T,Y)` per module.
+    Hsic,
+    /// End-to-end backprop with cross-entropy on the same architecture (the baseline).
+    Bp,
+}
+
+/// When each module takes its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Module 1 for all its epochs, then frozen; then module 2 on its outputs; …; then the head.
+    Sequential,
+    /// Every module takes one step on every batch, lowest first (the HSIC reference code).
+    Simultaneous,
+}
+
+/// Which optimiser every module uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (β = 0.9, 0.999).
+    Adam,
+    /// SGD with the configured momentum.
+    Sgd,
+}
+
+/// Settings of the MOLE objective.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoleSettings {
+    /// Rényi order α (2 uses the Frobenius fast path; others an eigendecomposition).
+    pub alpha: f64,
+    /// Weight of I(T;Y).
+    pub lambda_y: f64,
+    /// Weight of I(T;X) (0: decoder-like module; > 0: encoder-like).
+    pub lambda_x: f64,
+    /// Width rule of the Gaussian kernel on the module output T (see `mole_info::KernelWidth`).
+    pub sigma_t: String,
+    /// Width rule of the Gaussian kernel on the input X.
+    pub sigma_x: String,
+    /// Label kernel: "delta" or "gaussian:SIGMA" (dimension-scaled Gaussian on one-hot labels).
+    pub label_kernel: String,
+    /// Maximise the normalised MI `I / max(S(T), S(Y))` instead of I.
+    pub normalized: bool,
+    /// Build conv modules' Gram matrices from globally average-pooled maps.
+    pub pooled: bool,
+}
+
+impl Default for MoleSettings {
+    fn default() -> Self {
+        MoleSettings {
+            alpha: 2.0,
+            lambda_y: 1.0,
+            lambda_x: 0.0,
+            sigma_t: "median".into(),
+            sigma_x: "median".into(),
+            label_kernel: "delta".into(),
+            normalized: false,
+            pooled: false,
+        }
+    }
+}
+
+/// Settings of the HSIC-bottleneck objective.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HsicSettings {
+    /// Weight β of nHSIC(T,Y).
+    pub beta: f64,
+    /// σ of the dimension-scaled Gaussian kernel used for X, Y and T (the reference code's rule).
+    pub sigma: f64,
+    /// Regulariser ε of `(K̄ + ε m I)^{-1}`.
+    pub epsilon: f64,
+    /// "both" (H K H) or "right" (K H, as the reference code).
+    pub centering: String,
+    /// Several σ trained as separate networks and averaged under one format layer (σ-combined).
+    pub sigmas: Vec<f64>,
+    /// Build conv modules' Gram matrices from globally average-pooled maps.
+    pub pooled: bool,
+}
+
+impl Default for HsicSettings {
+    fn default() -> Self {
+        HsicSettings {
+            beta: 500.0,
+            sigma: 5.0,
+            epsilon: 1e-5,
+            centering: "both".into(),
+            sigmas: Vec::new(),
+            pooled: false,
+        }
+    }
+}
+
+/// Everything a training run needs. Every field has a default; a config file sets some, flags
+/// override them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Dataset name (`digits`, `mnist`, …) or `csv:PATH`.
+    pub dataset: String,
+    /// Folder of the named datasets (default `../shared/datasets`, else `./data`).
+    pub data_dir: Option<PathBuf>,
+    /// Held-out fraction for datasets without a test split.
+    pub test_fraction: f64,
+    /// Standardise features (default: per dataset).
+    pub standardize: Option<bool>,
+    /// Model spec, e.g. `mlp:256,256,256`.
+    pub model: String,
+    /// Layers per module, e.g. `[1, 2]`; empty means one layer per module.
+    pub group: Vec<usize>,
+    /// Hidden activation.
+    pub activation: String,
+    /// Batch normalisation in every block.
+    pub batch_norm: bool,
+    /// Learnable BN scale/shift (the HSIC code uses none).
+    pub affine: bool,
+    /// Local objective.
+    pub method: Method,
+    /// Schedule; default sequential for MOLE, simultaneous for HSIC and BP.
+    pub schedule: Option<ScheduleKind>,
+    /// Epochs per module (sequential) or in total (simultaneous, BP).
+    pub epochs: usize,
+    /// Epochs of the head on the frozen network.
+    pub head_epochs: usize,
+    /// Minibatch size (also the size of the Gram matrices).
+    pub batch_size: usize,
+    /// Learning rate of the modules; default per method.
+    pub lr: Option<f64>,
+    /// Learning rate of the head; default the modules' rate.
+    pub head_lr: Option<f64>,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Seed of initialisation, shuffling and splits.
+    pub seed: u64,
+    /// Samples of the fixed evaluation batch used for the per-module dependence measures.
+    pub eval_samples: usize,
+    /// Points of the class-balanced test sample whose embeddings are saved for t-SNE.
+    pub embedding_samples: usize,
+    /// Cache a frozen module's outputs (sequential schedule) when they take at most this many MiB.
+    pub cache_mib: usize,
+    /// Run directory; default `runs/<timestamp>`.
+    pub out: Option<PathBuf>,
+    /// MOLE objective settings.
+    pub mole: MoleSettings,
+    /// HSIC objective settings.
+    pub hsic: HsicSettings,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            dataset: "digits".into(),
+            data_dir: None,
+            test_fraction: 0.2,
+            standardize: None,
+            model: "mlp:256,256,256".into(),
+            group: Vec::new(),
+            activation: "relu".into(),
+            batch_norm: true,
+            affine: true,
+            method: Method::Mole,
+            schedule: None,
+            epochs: 5,
+            head_epochs: 5,
+            batch_size: 256,
+            lr: None,
+            head_lr: None,
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            seed: 0,
+            eval_samples: 512,
+            embedding_samples: 1000,
+            cache_mib: 2048,
+            out: None,
+            mole: MoleSettings::default(),
+            hsic: HsicSettings::default(),
+        }
+    }
+}
+
+/// A config file that could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key or wrong type; the message names the key and line.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What toml reported, with line and key.
+        message: String,
+    },
+    /// A value that is well-typed but not allowed.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl TrainConfig {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.into(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            ConfigError::Parse {
+                path: PathBuf::from("<config>"),
+                message: match line {
+                    Some(l) => format!("line {l}: {}", e.message()),
+                    None => e.message().to_string(),
+                },
+            }
+        })
+    }
+
+    /// The schedule actually used.
+    pub fn schedule(&self) -> ScheduleKind {
+        self.schedule.unwrap_or(match self.method {
+            Method::Mole => ScheduleKind::Sequential,
+            Method::Hsic | Method::Bp => ScheduleKind::Simultaneous,
+        })
+    }
+
+    /// The module learning rate actually used.
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or(match (self.method, self.optimizer) {
+            (_, OptimizerKind::Sgd) => 0.01,
+            (Method::Hsic, _) => 1e-3,
+            _ => 1e-3,
+        })
+    }
+
+    /// The head learning rate actually used.
+    pub fn head_lr(&self) -> f64 {
+        self.head_lr.unwrap_or_else(|| self.lr())
+    }
+
+    /// Checks values that types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.batch_size < 2 {
+            return bad(format!("batch_size = {} (needs at least 2)", self.batch_size));
+        }
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            return bad(format!("test_fraction = {} (must be in [0, 1))", self.test_fraction));
+        }
+        if let Some(lr) = self.lr
+            && !(lr > 0.0 && lr.is_finite())
+        {
+            return bad(format!("lr = {lr} (must be positive)"));
+        }
+        if self.mole.alpha <= 0.0 || (self.mole.alpha - 1.0).abs() < 1e-9 {
+            return bad(format!("mole.alpha = {} (must be > 0 and != 1)", self.mole.alpha));
+        }
+        if self.group.contains(&0) {
+            return bad("group: every module needs at least one layer".into());
+        }
+        if !["both", "right"].contains(&self.hsic.centering.as_str()) {
+            return bad(format!("hsic.centering = '{}' (both or right)", self.hsic.centering));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key_and_line() {
+        let e = TrainConfig::from_toml("epochs = 3\nepocs = 4\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("epocs"), "{e}");
+        let e = TrainConfig::from_toml("epochs = \"three\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        let e = TrainConfig::from_toml("[mole]\nalpah = 2\n").unwrap_err().to_string();
+        assert!(e.contains("alpah"), "{e}");
+        let e = TrainConfig::from_toml("method = \"magic\"\n").unwrap_err().to_string();
+        assert!(e.contains("magic") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn defaults_round_trip_and_resolve_per_method() {
+        let c = TrainConfig::from_toml("method = \"hsic\"\n[mole]\nalpha = 1.01\n").unwrap();
+        assert_eq!(c.schedule(), ScheduleKind::Simultaneous);
+        assert_eq!(c.mole.alpha, 1.01);
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(TrainConfig::from_toml(&text).unwrap(), c);
+        assert_eq!(TrainConfig::default().schedule(), ScheduleKind::Sequential);
+    }
+}

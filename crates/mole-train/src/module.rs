@@ -1,0 +1,133 @@
+//! [`LocalModule`]: a group of blocks with its own objective and optimiser. Its input is
+//! detached, so no gradient ever crosses a module boundary and no autograd graph spans two
+//! modules.
+
+use crate::config::{OptimizerKind, TrainConfig};
+use crate::objective::{Diagnostics, Objective, Target};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig};
+use burn::tensor::Tensor;
+use mole_nn::{Block, Features};
+
+/// The layers of one module, applied in order.
+#[derive(Module, Debug)]
+pub struct Stage {
+    /// Blocks in order.
+    pub blocks: Vec<Block>,
+}
+
+impl Stage {
+    /// Forward through every block.
+    pub fn forward(&self, mut x: Features) -> Features {
+        for b in &self.blocks {
+            x = b.forward(x);
+        }
+        x
+    }
+
+    /// Forward through every block, keeping each block's output.
+    pub fn forward_all(&self, mut x: Features) -> Vec<Features> {
+        let mut outs = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            x = b.forward(x);
+            outs.push(x.clone());
+        }
+        outs
+    }
+}
+
+/// A step produced a loss that is not a finite number.
+#[derive(Debug, thiserror::Error)]
+#[error("module {module}: the loss became {value} at step {step} (try a smaller learning rate or another kernel width)")]
+pub struct NonFiniteLoss {
+    /// Module name.
+    pub module: String,
+    /// The loss value.
+    pub value: f64,
+    /// Step at which it happened.
+    pub step: u64,
+}
+
+/// Builds the optimiser a config asks for.
+pub fn make_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    match cfg.optimizer {
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum)))
+            .init(),
+    }
+}
+
+/// Blocks + objective + optimiser: everything one local learner owns.
+pub struct LocalModule {
+    /// Display name: `module 1`, …, or `head`.
+    pub name: String,
+    /// The layers.
+    pub stage: Stage,
+    /// The local objective.
+    pub objective: Objective,
+    optimizer: ModuleOptimizer,
+    /// Learning rate.
+    pub lr: f64,
+    /// Steps taken so far (the module's version).
+    pub steps: u64,
+}
+
+impl LocalModule {
+    /// A module over `blocks` (created on an autodiff device).
+    pub fn new(name: impl Into<String>, blocks: Vec<Block>, objective: Objective, optimizer: ModuleOptimizer, lr: f64) -> Self {
+        LocalModule {
+            name: name.into(),
+            stage: Stage { blocks },
+            objective,
+            optimizer,
+            lr,
+            steps: 0,
+        }
+    }
+
+    /// One local step: forward the detached `input`, score the output, update this module's
+    /// parameters only. Returns the output (detached, computed with the pre-update weights) and
+    /// the diagnostics.
+    pub fn step(&mut self, input: Features, target: &Target) -> Result<(Features, Diagnostics), NonFiniteLoss> {
+        // A leaf on the autodiff device: batch norm trains, but nothing upstream is reachable.
+        let input = input.without_autodiff().autodiff();
+        let output = self.stage.forward(input);
+        let (loss, diag) = self.objective.loss(output.clone(), target);
+        let value = diag["loss"];
+        if !value.is_finite() {
+            return Err(NonFiniteLoss {
+                module: self.name.clone(),
+                value,
+                step: self.steps,
+            });
+        }
+        self.apply(loss);
+        Ok((output.detach().without_autodiff(), diag))
+    }
+
+    /// Backward on `loss` and one optimiser step on this module's parameters.
+    pub fn apply(&mut self, loss: Tensor<1>) {
+        let grads = loss.backward();
+        let grads = GradientsParams::from_grads(grads, &self.stage);
+        self.stage = self.optimizer.step(self.lr, self.stage.clone(), grads);
+        self.steps += 1;
+    }
+
+    /// Inference: batch norm uses running statistics, no autodiff anywhere.
+    pub fn forward(&self, input: Features) -> Features {
+        self.stage.valid().forward(input.without_autodiff())
+    }
+
+    /// Inference keeping every block's output.
+    pub fn forward_all(&self, input: Features) -> Vec<Features> {
+        self.stage.valid().forward_all(input.without_autodiff())
+    }
+
+    /// Number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.stage.num_params()
+    }
+}

@@ -1,0 +1,149 @@
+//! [`Network`]: the modules in order plus the head, built from a config.
+
+use crate::config::{Method, TrainConfig};
+use crate::module::{LocalModule, make_optimizer};
+use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError};
+use burn::tensor::{Device, Tensor};
+use mole_nn::{Activation, Block, BuildOptions, DenseConfig, Features, ModelSpec, SpecError};
+
+/// Modules in order, then the head (a linear classifier trained with cross-entropy on the
+/// detached output of the last module). For backprop there is a single module holding every
+/// block and the classifier, trained end to end with cross-entropy, and no separate head.
+pub struct Network {
+    /// Local learners, lowest first.
+    pub modules: Vec<LocalModule>,
+    /// The classifier on top (absent for backprop, whose one module ends in the classifier).
+    pub head: Option<LocalModule>,
+    /// Output row shape of every module.
+    pub output_shapes: Vec<Vec<usize>>,
+}
+
+/// Why a network could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Bad model spec.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Bad objective setting.
+    #[error("config {0}")]
+    Objective(#[from] ObjectiveError),
+    /// Bad grouping.
+    #[error("config group: {0}")]
+    Group(String),
+    /// Bad activation.
+    #[error("config activation: {0}")]
+    Activation(String),
+}
+
+/// Splits `n` layers into modules of the sizes in `group` (empty: one layer each).
+pub fn group_sizes(n: usize, group: &[usize]) -> Result<Vec<usize>, BuildError> {
+    if group.is_empty() {
+        return Ok(vec![1; n]);
+    }
+    let total: usize = group.iter().sum();
+    if total != n {
+        return Err(BuildError::Group(format!("{group:?} covers {total} layers but the model has {n}")));
+    }
+    Ok(group.to_vec())
+}
+
+impl Network {
+    /// Builds the network for inputs with row shape `input` and `num_classes` classes, on an
+    /// autodiff `device`. `sigma` overrides the HSIC kernel width (σ-combined networks).
+    pub fn build(cfg: &TrainConfig, input: &[usize], num_classes: usize, device: &Device, sigma: Option<f64>) -> Result<Network, BuildError> {
+        let spec: ModelSpec = cfg.model.parse()?;
+        let activation: Activation = cfg.activation.parse().map_err(BuildError::Activation)?;
+        let opts = BuildOptions {
+            batch_norm: cfg.batch_norm,
+            affine: cfg.affine,
+            activation,
+        };
+        let built = spec.build(input, &opts, device)?;
+        let last_width: usize = built.last().map(|(_, s)| s.iter().product()).unwrap_or(0);
+        let head_block = Block::Dense(
+            DenseConfig {
+                d_input: last_width,
+                d_output: num_classes,
+                batch_norm: false,
+                affine: false,
+                activation: Activation::Identity,
+            }
+            .init(device),
+        );
+        if cfg.method == Method::Bp {
+            let shapes: Vec<Vec<usize>> = built.iter().map(|(_, s)| s.clone()).collect();
+            let mut blocks: Vec<Block> = built.into_iter().map(|(b, _)| b).collect();
+            blocks.push(head_block);
+            let module = LocalModule::new("network", blocks, Objective::CrossEntropy, make_optimizer(cfg), cfg.lr());
+            return Ok(Network {
+                modules: vec![module],
+                head: None,
+                output_shapes: vec![shapes.last().cloned().unwrap_or_default()],
+            });
+        }
+        let objective = match cfg.method {
+            Method::Mole => Objective::Mole(MoleObjective::from_settings(&cfg.mole)?),
+            Method::Hsic => Objective::Hsic(HsicObjective::from_settings(&cfg.hsic, sigma.unwrap_or(cfg.hsic.sigma))),
+            Method::Bp => unreachable!(),
+        };
+        let sizes = group_sizes(built.len(), &cfg.group)?;
+        let mut layers = built.into_iter();
+        let mut modules = Vec::new();
+        let mut output_shapes = Vec::new();
+        for (k, size) in sizes.into_iter().enumerate() {
+            let mut blocks = Vec::new();
+            let mut shape = Vec::new();
+            for _ in 0..size {
+                let (b, s) = layers.next().expect("sizes sum to the layer count");
+                blocks.push(b);
+                shape = s;
+            }
+            output_shapes.push(shape);
+            modules.push(LocalModule::new(format!("module {}", k + 1), blocks, objective.clone(), make_optimizer(cfg), cfg.lr()));
+        }
+        let head = LocalModule::new("head", vec![head_block], Objective::CrossEntropy, make_optimizer(cfg), cfg.head_lr());
+        Ok(Network {
+            modules,
+            head: Some(head),
+            output_shapes,
+        })
+    }
+
+    /// Forward through modules `0..k` (inference).
+    pub fn forward_to(&self, mut x: Features, k: usize) -> Features {
+        for m in &self.modules[..k] {
+            x = m.forward(x);
+        }
+        x
+    }
+
+    /// Class scores (logits) for a batch.
+    pub fn predict(&self, x: Features) -> Tensor<2> {
+        let h = self.forward_to(x, self.modules.len());
+        match &self.head {
+            Some(head) => head.forward(h).flat(),
+            None => h.flat(),
+        }
+    }
+
+    /// Every hidden layer's output for a batch, lowest first (the classifier of a backprop
+    /// network excluded), with the module each belongs to (0-based).
+    pub fn layer_outputs(&self, x: Features) -> Vec<(usize, Features)> {
+        let mut out = Vec::new();
+        let mut h = x;
+        for (k, m) in self.modules.iter().enumerate() {
+            let mut all = m.forward_all(h);
+            if self.head.is_none() {
+                all.pop(); // the classifier of the backprop network
+            }
+            h = all.last().cloned().expect("non-empty module");
+            out.extend(all.into_iter().map(|f| (k, f)));
+        }
+        out
+    }
+
+    /// Total number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.modules.iter().chain(self.head.as_ref()).map(LocalModule::num_params).sum()
+    }
+}

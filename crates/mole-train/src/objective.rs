@@ -1,0 +1,220 @@
+//! Local objectives: how a module scores its output T against the labels Y and the input X.
+//!
+//! - [`MoleObjective`]: `L = −(λ_y I_α(T;Y) + λ_x I_α(T;X))`, matrix-based Rényi estimator.
+//! - [`HsicObjective`]: `L = nHSIC(T,X) − β nHSIC(T,Y)` (HSIC bottleneck).
+//! - `CrossEntropy`: `L = −mean_i log softmax(T_i)[y_i]` (the head, and backprop).
+//!
+//! Gram matrices are built from the module output flattened to `[batch, features]` (feature maps
+//! in CHW order), or from globally average-pooled maps when `pooled` is set.
+
+use crate::config::{HsicSettings, MoleSettings};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use mole_info::{Centering, GaussianKernel, KernelWidth, LabelKernel};
+use mole_nn::Features;
+use std::collections::BTreeMap;
+
+/// Named numbers an objective reports with each step (`loss`, `i_ty`, `nhsic_tx`, …).
+pub type Diagnostics = BTreeMap<String, f64>;
+
+/// What a module's output is scored against: the batch's network inputs and labels.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Network inputs of the batch, flattened, without autodiff.
+    pub x: Tensor<2>,
+    /// Class of every row.
+    pub labels: Vec<usize>,
+    /// Number of classes.
+    pub num_classes: usize,
+}
+
+impl Target {
+    /// One-hot labels `[batch, classes]` on `device`.
+    pub fn one_hot(&self, device: &Device) -> Tensor<2> {
+        one_hot(&self.labels, self.num_classes, device)
+    }
+}
+
+/// One-hot encoding of class labels.
+pub fn one_hot(labels: &[usize], num_classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0f32; labels.len() * num_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * num_classes + l] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), num_classes]), device)
+}
+
+/// A parse error in an objective setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ObjectiveError {
+    /// Config key, e.g. `mole.sigma_t`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn parse_width(key: &str, text: &str) -> Result<KernelWidth, ObjectiveError> {
+    text.parse().map_err(|e| ObjectiveError {
+        key: key.into(),
+        message: format!("{e}"),
+    })
+}
+
+/// Parses `delta` or `gaussian:SIGMA`.
+pub fn parse_label_kernel(text: &str) -> Result<LabelKernel, ObjectiveError> {
+    match text.split_once(':') {
+        None if text == "delta" => Ok(LabelKernel::Delta),
+        Some(("gaussian", s)) => s
+            .parse()
+            .map(LabelKernel::GaussianOneHot)
+            .map_err(|_| ObjectiveError {
+                key: "mole.label_kernel".into(),
+                message: format!("'{s}' is not a number"),
+            }),
+        _ => Err(ObjectiveError {
+            key: "mole.label_kernel".into(),
+            message: format!("'{text}' (delta or gaussian:SIGMA)"),
+        }),
+    }
+}
+
+/// MOLE's InfoMax objective, `L = −(λ_y I_α(T;Y) + λ_x I_α(T;X))`.
+#[derive(Clone, Debug)]
+pub struct MoleObjective {
+    /// Rényi order.
+    pub alpha: f64,
+    /// Weight of I(T;Y).
+    pub lambda_y: f64,
+    /// Weight of I(T;X).
+    pub lambda_x: f64,
+    /// Kernel on T.
+    pub kernel_t: GaussianKernel,
+    /// Kernel on X.
+    pub kernel_x: GaussianKernel,
+    /// Kernel on Y.
+    pub label_kernel: LabelKernel,
+    /// Use `I / max(S(T), S(Y))`.
+    pub normalized: bool,
+    /// Pool feature maps before the Gram matrix.
+    pub pooled: bool,
+}
+
+impl MoleObjective {
+    /// Builds the objective from its settings.
+    pub fn from_settings(s: &MoleSettings) -> Result<Self, ObjectiveError> {
+        Ok(MoleObjective {
+            alpha: s.alpha,
+            lambda_y: s.lambda_y,
+            lambda_x: s.lambda_x,
+            kernel_t: GaussianKernel::new(parse_width("mole.sigma_t", &s.sigma_t)?),
+            kernel_x: GaussianKernel::new(parse_width("mole.sigma_x", &s.sigma_x)?),
+            label_kernel: parse_label_kernel(&s.label_kernel)?,
+            normalized: s.normalized,
+            pooled: s.pooled,
+        })
+    }
+}
+
+/// The HSIC bottleneck, `L = nHSIC(T,X) − β nHSIC(T,Y)`, dimension-scaled Gaussian kernels.
+#[derive(Clone, Debug)]
+pub struct HsicObjective {
+    /// Weight of nHSIC(T,Y).
+    pub beta: f64,
+    /// Kernel for X, Y (one-hot) and T.
+    pub kernel: GaussianKernel,
+    /// Inverse regulariser.
+    pub epsilon: f64,
+    /// Centring.
+    pub centering: Centering,
+    /// Pool feature maps before the Gram matrix.
+    pub pooled: bool,
+}
+
+impl HsicObjective {
+    /// Builds the objective from its settings with kernel width `sigma`.
+    pub fn from_settings(s: &HsicSettings, sigma: f64) -> Self {
+        HsicObjective {
+            beta: s.beta,
+            kernel: GaussianKernel::new(KernelWidth::DimensionScaled(sigma)),
+            epsilon: s.epsilon,
+            centering: if s.centering == "right" { Centering::Right } else { Centering::Both },
+            pooled: s.pooled,
+        }
+    }
+}
+
+/// A module's local objective.
+#[derive(Clone, Debug)]
+pub enum Objective {
+    /// Matrix-based Rényi InfoMax.
+    Mole(MoleObjective),
+    /// HSIC bottleneck.
+    Hsic(HsicObjective),
+    /// Softmax cross-entropy on the output as logits.
+    CrossEntropy,
+}
+
+fn scalar(t: &Tensor<1>) -> f64 {
+    crate::batches::to_host(t.clone()).1[0] as f64
+}
+
+impl Objective {
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::Mole(_) => "mole",
+            Objective::Hsic(_) => "hsic",
+            Objective::CrossEntropy => "cross-entropy",
+        }
+    }
+
+    /// The loss to minimise (shape `[1]`, differentiable w.r.t. `t`) and its diagnostics.
+    pub fn loss(&self, t: Features, target: &Target) -> (Tensor<1>, Diagnostics) {
+        let device = match &t {
+            Features::Flat(x) => x.device(),
+            Features::Grid(x) => x.device(),
+        };
+        let mut diag = Diagnostics::new();
+        let loss = match self {
+            Objective::Mole(o) => {
+                let t = if o.pooled { t.pooled() } else { t.flat() };
+                let kt = o.kernel_t.gram(t).matrix;
+                let ky = o.label_kernel.gram(&target.labels, target.num_classes, &device);
+                let mi_y = mole_info::mutual_information(kt.clone(), ky, o.alpha);
+                let i_y = if o.normalized { mi_y.normalized() } else { mi_y.value.clone() };
+                diag.insert("i_ty".into(), scalar(&mi_y.value));
+                let mut total = i_y.mul_scalar(o.lambda_y);
+                if o.lambda_x != 0.0 {
+                    let kx = o.kernel_x.gram(target.x.clone()).matrix;
+                    let mi_x = mole_info::mutual_information(kt, kx, o.alpha);
+                    diag.insert("i_tx".into(), scalar(&mi_x.value));
+                    let i_x = if o.normalized { mi_x.normalized() } else { mi_x.value };
+                    total = total + i_x.mul_scalar(o.lambda_x);
+                }
+                total.neg()
+            }
+            Objective::Hsic(o) => {
+                let t = if o.pooled { t.pooled() } else { t.flat() };
+                let kt = o.kernel.gram(t).matrix;
+                let kx = o.kernel.gram(target.x.clone()).matrix;
+                let ky = o.kernel.gram(target.one_hot(&device)).matrix;
+                let hx = mole_info::nhsic(kt.clone(), kx, o.epsilon, o.centering);
+                let hy = mole_info::nhsic(kt, ky, o.epsilon, o.centering);
+                diag.insert("nhsic_tx".into(), scalar(&hx));
+                diag.insert("nhsic_ty".into(), scalar(&hy));
+                hx - hy.mul_scalar(o.beta)
+            }
+            Objective::CrossEntropy => cross_entropy(t.flat(), &target.labels),
+        };
+        diag.insert("loss".into(), scalar(&loss));
+        (loss, diag)
+    }
+}
+
+/// Mean softmax cross-entropy of `logits` `[batch, classes]` against class labels.
+pub fn cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
+    let [n, c] = logits.dims();
+    let target = one_hot(labels, c, &logits.device());
+    (log_softmax(logits, 1) * target).sum().div_scalar(n as f64).neg()
+}

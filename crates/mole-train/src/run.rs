@@ -1,0 +1,171 @@
+//! The run directory: resolved config, `metrics.csv` (appended and flushed row by row, so a run
+//! that fails midway keeps what it measured), weights (safetensors), embeddings and
+//! `summary.json`. Files other than the metrics are written atomically (temp file + rename).
+
+use burn::module::{Module, ModuleVisitor, ParamId};
+use burn::tensor::Tensor;
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically: a temp file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "epoch,stage,module,layer,loss,i_tx,i_ty,nhsic_tx,nhsic_ty,train_accuracy,test_accuracy,seconds";
+
+/// One row of `metrics.csv`: a layer's measures after an epoch of the module that owns it
+/// (`stage = module`), or the head after one of its epochs (`stage = head`, layer 0).
+#[derive(Clone, Debug, Default)]
+pub struct MetricRow {
+    /// 1-based epoch of the stage.
+    pub epoch: usize,
+    /// `module` or `head`.
+    pub stage: &'static str,
+    /// 1-based module index (the head is `modules + 1`).
+    pub module: usize,
+    /// 1-based layer index in the network (0 for the head).
+    pub layer: usize,
+    /// Mean training loss of the module over the epoch.
+    pub loss: f64,
+    /// Dependence measures on the evaluation batch (NaN when not measured).
+    pub dependence: Option<crate::evaluate::Dependence>,
+    /// Head accuracy on the training subset (NaN before the head has trained).
+    pub train_accuracy: f64,
+    /// Head accuracy on the test set (NaN before the head has trained).
+    pub test_accuracy: f64,
+    /// Wall-clock seconds since training started.
+    pub seconds: f64,
+}
+
+fn num(v: f64) -> String {
+    if v.is_nan() { String::new() } else { format!("{v:.6}") }
+}
+
+/// An open run directory.
+pub struct RunDir {
+    /// Its path.
+    pub path: PathBuf,
+    metrics: std::fs::File,
+}
+
+/// The run directory could not be created or written.
+#[derive(Debug, thiserror::Error)]
+#[error("run directory {path}: {source}")]
+pub struct RunDirError {
+    /// The path.
+    pub path: PathBuf,
+    /// Cause.
+    pub source: std::io::Error,
+}
+
+impl RunDir {
+    /// Creates the directory (and `weights/`) and starts `metrics.csv`.
+    pub fn create(path: &Path) -> Result<RunDir, RunDirError> {
+        let err = |source| RunDirError {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(path.join("weights")).map_err(err)?;
+        let mut metrics = std::fs::File::create(path.join("metrics.csv")).map_err(err)?;
+        writeln!(metrics, "{METRICS_HEADER}").map_err(err)?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            metrics,
+        })
+    }
+
+    /// Appends one row to `metrics.csv` and flushes it.
+    pub fn append(&mut self, r: &MetricRow) -> std::io::Result<()> {
+        let d = r.dependence.clone().unwrap_or(crate::evaluate::Dependence {
+            i_tx: f64::NAN,
+            i_ty: f64::NAN,
+            nhsic_tx: f64::NAN,
+            nhsic_ty: f64::NAN,
+        });
+        writeln!(
+            self.metrics,
+            "{},{},{},{},{},{},{},{},{},{},{},{:.3}",
+            r.epoch,
+            r.stage,
+            r.module,
+            r.layer,
+            num(r.loss),
+            num(d.i_tx),
+            num(d.i_ty),
+            num(d.nhsic_tx),
+            num(d.nhsic_ty),
+            num(r.train_accuracy),
+            num(r.test_accuracy),
+            r.seconds
+        )?;
+        self.metrics.flush()
+    }
+
+    /// Writes `name` in the run directory atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        write_atomic(&self.path.join(name), bytes)
+    }
+}
+
+/// Collects a module's float parameters as `(path, shape, values)`.
+struct ParamCollector {
+    out: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl ModuleVisitor for ParamCollector {
+    fn visit_float_with_path<const D: usize>(&mut self, path: &[String], _id: ParamId, tensor: &Tensor<D>) {
+        let (shape, values) = crate::batches::to_host(tensor.clone().without_autodiff());
+        self.out.push((path.join("."), shape, values));
+    }
+}
+
+/// Every float parameter of `module`, named by its path (e.g. `blocks.0.linear.weight`).
+pub fn named_params<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut c = ParamCollector { out: Vec::new() };
+    module.visit(&mut c);
+    c.out
+}
+
+/// Serialises named f32 arrays to the safetensors format.
+pub fn to_safetensors(tensors: &[(String, Vec<usize>, Vec<f32>)], metadata: BTreeMap<String, String>) -> Vec<u8> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| (name.clone(), TensorView::new(Dtype::F32, shape.clone(), b).expect("consistent view")))
+        .collect();
+    let meta = (!metadata.is_empty()).then(|| metadata.into_iter().collect());
+    safetensors::serialize(views, meta).expect("serialisable tensors")
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM` from `/proc/self/status`; 0 where
+/// unavailable).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}

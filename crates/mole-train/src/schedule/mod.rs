@@ -1,0 +1,22 @@
+//! Schedules decide *when* each module takes a step on which batch; they never touch the maths.
+//!
+//! - [`SequentialSchedule`]: module 1 for all its epochs, frozen; module 2 on its outputs; …;
+//!   then the head (MOLE).
+//! - [`SimultaneousSchedule`]: every module takes one step on every batch, lowest first, each on
+//!   the detached output of the module below (the HSIC reference code); then extra head epochs.
+
+mod sequential;
+mod simultaneous;
+
+pub use sequential::SequentialSchedule;
+pub use simultaneous::SimultaneousSchedule;
+
+use crate::session::Session;
+
+/// The order of local steps.
+pub trait Schedule {
+    /// Name as in configs (`sequential`, …).
+    fn name(&self) -> &'static str;
+    /// Trains the session's network.
+    fn run(&self, session: &mut Session<'_>) -> anyhow::Result<()>;
+}

@@ -1,0 +1,91 @@
+//! Greedy layer-wise training: each module to the end of its epochs, then frozen.
+
+use super::Schedule;
+use crate::batches::{epoch_batches, features};
+use crate::evaluate::map_dataset;
+use crate::session::{Session, Trained};
+use mole_data::{Dataset, SampleShape};
+use mole_nn::Features;
+
+/// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
+/// `head_epochs`. A frozen module's outputs over the training set are computed once and cached
+/// when they fit in `cache_mib`; otherwise the frozen modules are re-run on every batch.
+pub struct SequentialSchedule;
+
+/// The training set as seen by module `k`: cached outputs of module `k − 1`, or `None` when
+/// the inputs must be recomputed from the raw data.
+fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<Dataset> {
+    let shape = &s.net.output_shapes[k];
+    let bytes = s.data.train.len() * shape.iter().product::<usize>() * 4;
+    if bytes > s.cfg.cache_mib << 20 {
+        return None;
+    }
+    let plain = s.plain_device();
+    let source = below.unwrap_or(&s.data.train);
+    let start = if below.is_some() { k } else { 0 };
+    let (values, _) = map_dataset(source, &plain, |x| {
+        let mut h = x;
+        for m in &s.net.modules[start..=k] {
+            h = m.forward(h);
+        }
+        h.flat()
+    });
+    let shape = match shape.as_slice() {
+        [c, h, w] => SampleShape::Image {
+            channels: *c,
+            height: *h,
+            width: *w,
+        },
+        other => SampleShape::Vector(other.iter().product()),
+    };
+    Some(Dataset::new(values, s.data.train.labels.clone(), shape, s.data.train.num_classes))
+}
+
+impl SequentialSchedule {
+    fn input(s: &Session<'_>, k: usize, cache: Option<&Dataset>, idx: &[usize]) -> Features {
+        match cache {
+            Some(c) => features(c, idx, &s.plain_device()),
+            None => s.net.forward_to(s.input(idx), k),
+        }
+    }
+}
+
+impl Schedule for SequentialSchedule {
+    fn name(&self) -> &'static str {
+        "sequential"
+    }
+
+    fn run(&self, s: &mut Session<'_>) -> anyhow::Result<()> {
+        let cfg = s.cfg;
+        let n = s.data.train.len();
+        let modules = s.net.modules.len();
+        let mut cache: Option<Dataset> = None;
+        for k in 0..=modules {
+            let is_head = k == modules;
+            if is_head && s.net.head.is_none() {
+                break;
+            }
+            let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
+            for epoch in 1..=epochs {
+                let batches = epoch_batches(n, cfg.batch_size, cfg.seed + k as u64, epoch);
+                let name = if is_head { "head".to_string() } else { s.net.modules[k].name.clone() };
+                s.begin_epoch(&name, epoch, epochs, batches.len());
+                for idx in &batches {
+                    let x = Self::input(s, k, cache.as_ref(), idx);
+                    let target = s.target(idx);
+                    let module = if is_head { s.net.head.as_mut().expect("head") } else { &mut s.net.modules[k] };
+                    let (_, diag) = module.step(x, &target)?;
+                    if k == 0 {
+                        s.samples_seen += idx.len() as u64;
+                    }
+                    s.record_loss(k, diag["loss"]);
+                }
+                s.end_epoch(if is_head { Trained::Head } else { Trained::Module(k) }, epoch, epochs)?;
+            }
+            if !is_head {
+                cache = cache_outputs(s, k, cache.as_ref());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,265 @@
+//! [`Session`]: what a schedule works with: the network, the data, the run directory, and the
+//! end-of-epoch bookkeeping (evaluation, metrics rows, checkpoints, progress).
+
+use crate::batches::{self, balanced_sample};
+use crate::config::TrainConfig;
+use crate::evaluate::{self, EvalBatch};
+use crate::network::Network;
+use crate::objective::Target;
+use crate::run::{MetricRow, RunDir, named_params, to_safetensors};
+use anyhow::Context;
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use mole_data::{Dataset, Split};
+use mole_nn::Features;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Which part of the network an epoch trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trained {
+    /// One module (0-based), as in the sequential schedule.
+    Module(usize),
+    /// Every module (and the head, when present), as in the simultaneous schedule.
+    All,
+    /// The head alone, on the frozen modules.
+    Head,
+}
+
+/// Training state shared by the schedules.
+pub struct Session<'a> {
+    /// The resolved configuration.
+    pub cfg: &'a TrainConfig,
+    /// Train and test data.
+    pub data: &'a Split,
+    /// The autodiff device training runs on.
+    pub device: Device,
+    /// The network being trained.
+    pub net: Network,
+    /// Where results go.
+    pub run: &'a mut RunDir,
+    eval: EvalBatch,
+    train_probe: Dataset,
+    start: Instant,
+    eval_seconds: f64,
+    /// Samples that entered the first trained stage, summed over epochs.
+    pub samples_seen: u64,
+    head_trained: bool,
+    losses: BTreeMap<usize, (f64, usize)>,
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    /// Last measured head accuracies (train probe, test).
+    pub last_accuracy: (f64, f64),
+}
+
+impl<'a> Session<'a> {
+    /// Prepares the evaluation batch and the training-accuracy probe.
+    pub fn new(cfg: &'a TrainConfig, data: &'a Split, device: Device, net: Network, run: &'a mut RunDir, quiet: bool) -> anyhow::Result<Self> {
+        let plain = device.clone().without_autodiff_device();
+        let eval_idx = balanced_sample(&data.test, cfg.eval_samples.max(2), cfg.seed);
+        let width_x = cfg.mole.sigma_x.parse().map_err(|e| anyhow::anyhow!("config mole.sigma_x: {e}"))?;
+        let width_t = cfg.mole.sigma_t.parse().map_err(|e| anyhow::anyhow!("config mole.sigma_t: {e}"))?;
+        let eval = EvalBatch::new(&data.test, &eval_idx, &plain, cfg.mole.alpha, width_x, width_t, cfg.hsic.sigma);
+        let probe_idx = balanced_sample(&data.train, 5000.min(data.train.len()), cfg.seed ^ 0x5eed);
+        Ok(Session {
+            cfg,
+            data,
+            device,
+            net,
+            run,
+            eval,
+            train_probe: data.train.subset(&probe_idx),
+            start: Instant::now(),
+            eval_seconds: 0.0,
+            samples_seen: 0,
+            head_trained: false,
+            losses: BTreeMap::new(),
+            quiet,
+            bar: None,
+            last_accuracy: (f64::NAN, f64::NAN),
+        })
+    }
+
+    /// The plain (non-autodiff) device for inference.
+    pub fn plain_device(&self) -> Device {
+        self.device.clone().without_autodiff_device()
+    }
+
+    /// The objective's target for training rows `idx`.
+    pub fn target(&self, idx: &[usize]) -> Target {
+        let x = batches::features(&self.data.train, idx, &self.plain_device());
+        Target {
+            x: x.flat(),
+            labels: batches::labels(&self.data.train, idx),
+            num_classes: self.data.train.num_classes,
+        }
+    }
+
+    /// Training rows `idx` as network input.
+    pub fn input(&self, idx: &[usize]) -> Features {
+        batches::features(&self.data.train, idx, &self.plain_device())
+    }
+
+    /// Records the loss of module `k` (the head is `modules.len()`) for the epoch's mean.
+    pub fn record_loss(&mut self, k: usize, loss: f64) {
+        let e = self.losses.entry(k).or_insert((0.0, 0));
+        e.0 += loss;
+        e.1 += 1;
+        if k == self.net.modules.len() || self.net.head.is_none() {
+            self.head_trained = true;
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(format!("loss {loss:.4}"));
+        }
+    }
+
+    /// Starts the progress display for an epoch of `batches` steps.
+    pub fn begin_epoch(&mut self, what: &str, epoch: usize, epochs: usize, batches: usize) {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = ProgressBar::new(batches as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{what} {epoch}/{epochs}"));
+        self.bar = Some(bar);
+    }
+
+    /// Seconds of training so far (evaluation excluded).
+    pub fn train_seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() - self.eval_seconds
+    }
+
+    /// End of an epoch: evaluate, append metrics rows, log a line, checkpoint the trained part.
+    pub fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let t0 = Instant::now();
+        let k_modules = self.net.modules.len();
+        let plain = self.plain_device();
+        let (train_acc, test_acc) = if self.head_trained {
+            (
+                evaluate::accuracy(&self.net, &self.train_probe, &plain),
+                evaluate::accuracy(&self.net, &self.data.test, &plain),
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        self.last_accuracy = (train_acc, test_acc);
+        let seconds = self.start.elapsed().as_secs_f64();
+        let mut rows = Vec::new();
+        let measured: Vec<usize> = match trained {
+            Trained::Module(k) => vec![k],
+            Trained::All => (0..k_modules).collect(),
+            Trained::Head => vec![],
+        };
+        if !measured.is_empty() {
+            let outputs = self.net.layer_outputs(self.eval.x.clone());
+            for (layer, (k, t)) in outputs.into_iter().enumerate() {
+                if !measured.contains(&k) {
+                    continue;
+                }
+                let loss = self.losses.get(&k).map(|(s, n)| s / *n as f64).unwrap_or(f64::NAN);
+                rows.push(MetricRow {
+                    epoch,
+                    stage: "module",
+                    module: k + 1,
+                    layer: layer + 1,
+                    loss,
+                    dependence: Some(self.eval.dependence(t)),
+                    train_accuracy: train_acc,
+                    test_accuracy: test_acc,
+                    seconds,
+                });
+            }
+        }
+        if self.net.head.is_some() && (trained == Trained::Head || trained == Trained::All) {
+            let loss = self.losses.get(&k_modules).map(|(s, n)| s / *n as f64).unwrap_or(f64::NAN);
+            rows.push(MetricRow {
+                epoch,
+                stage: "head",
+                module: k_modules + 1,
+                layer: 0,
+                loss,
+                dependence: None,
+                train_accuracy: train_acc,
+                test_accuracy: test_acc,
+                seconds,
+            });
+        }
+        for r in &rows {
+            self.run.append(r).context("writing metrics.csv")?;
+        }
+        let what = match trained {
+            Trained::Module(k) => self.net.modules[k].name.clone(),
+            Trained::All => "all modules".into(),
+            Trained::Head => "head".into(),
+        };
+        let mut line = format!("{what} epoch {epoch}/{epochs}");
+        for r in rows.iter().filter(|r| r.stage == "module") {
+            if let Some(d) = &r.dependence {
+                line += &format!(
+                    " | L{} loss {:.4} I(T;X) {:.3} I(T;Y) {:.3}",
+                    r.layer, r.loss, d.i_tx, d.i_ty
+                );
+            }
+        }
+        if !test_acc.is_nan() {
+            line += &format!(" | test acc {test_acc:.4}");
+        }
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+        self.losses.clear();
+        self.checkpoint(trained)?;
+        self.eval_seconds += t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Writes the weights of what was trained to `weights/` (atomically).
+    pub fn checkpoint(&self, trained: Trained) -> anyhow::Result<()> {
+        let head = self.net.modules.len();
+        let which: Vec<usize> = match trained {
+            Trained::Module(k) => vec![k],
+            Trained::All => (0..=head).collect(),
+            Trained::Head => vec![head],
+        };
+        for k in which {
+            let (name, module) = if k == self.net.modules.len() {
+                match &self.net.head {
+                    Some(h) => ("head".to_string(), h),
+                    None => continue,
+                }
+            } else {
+                (format!("module_{}", k + 1), &self.net.modules[k])
+            };
+            let mut meta = BTreeMap::new();
+            meta.insert("module".into(), module.name.clone());
+            meta.insert("steps".into(), module.steps.to_string());
+            let bytes = to_safetensors(&named_params(&module.stage), meta);
+            self.run
+                .write(&format!("weights/{name}.safetensors"), &bytes)
+                .with_context(|| format!("writing weights/{name}.safetensors"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Extension: the plain device under an autodiff device.
+pub trait PlainDevice {
+    /// The device without autodiff.
+    fn without_autodiff_device(self) -> Device;
+}
+
+impl PlainDevice for Device {
+    fn without_autodiff_device(self) -> Device {
+        let t = burn::tensor::Tensor::<1>::zeros([1], &self).without_autodiff();
+        t.device()
+    }
+}

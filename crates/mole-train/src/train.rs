@@ -1,0 +1,224 @@
+//! [`train`]: load data, build the network, run the schedule, write the run directory and
+//! return the summary.
+
+use crate::batches::balanced_sample;
+use crate::config::{Method, ScheduleKind, TrainConfig};
+use crate::evaluate::{self, map_dataset};
+use crate::network::Network;
+use crate::run::{RunDir, peak_rss_bytes, to_safetensors};
+use crate::schedule::{Schedule, SequentialSchedule, SimultaneousSchedule};
+use crate::session::Session;
+use anyhow::Context;
+use burn::tensor::Device;
+use mole_data::{DataOptions, Split};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Final numbers of one module.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModuleSummary {
+    /// 1-based index.
+    pub index: usize,
+    /// Number of layers (blocks).
+    pub layers: usize,
+    /// Objective name.
+    pub objective: String,
+    /// Steps taken.
+    pub steps: u64,
+    /// Mean loss of its last epoch.
+    pub loss: f64,
+    /// I_α(T;X) of its output on the evaluation batch, bits.
+    pub i_tx: f64,
+    /// I_α(T;Y), bits.
+    pub i_ty: f64,
+    /// nHSIC(T,X).
+    pub nhsic_tx: f64,
+    /// nHSIC(T,Y).
+    pub nhsic_ty: f64,
+}
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Dataset name.
+    pub dataset: String,
+    /// `mole`, `hsic` or `bp`.
+    pub method: String,
+    /// Schedule name.
+    pub schedule: String,
+    /// Model spec.
+    pub model: String,
+    /// Layers per module.
+    pub group: Vec<usize>,
+    /// Seed.
+    pub seed: u64,
+    /// Epochs per module (sequential) or in total.
+    pub epochs: usize,
+    /// Head epochs.
+    pub head_epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Module learning rate.
+    pub lr: f64,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Parameters.
+    pub num_params: usize,
+    /// Head accuracy on the test set, 0..1.
+    pub test_accuracy: f64,
+    /// Head accuracy on a class-balanced training subset (≤ 5,000 samples), 0..1.
+    pub train_accuracy: f64,
+    /// Class-balanced permutation accuracy of the last module's output on the test set, with
+    /// the class → unit assignment derived from training data (when its width equals the number
+    /// of classes), else null.
+    pub unformatted_accuracy: Option<f64>,
+    /// Seconds spent training (evaluation excluded).
+    pub train_seconds: f64,
+    /// Training samples through the network per second of training.
+    pub samples_per_second: f64,
+    /// Peak resident memory of the process, bytes.
+    pub peak_rss_bytes: u64,
+    /// Per-module results.
+    pub modules: Vec<ModuleSummary>,
+}
+
+/// Loads the dataset a config names.
+pub fn load_data(cfg: &TrainConfig) -> anyhow::Result<Split> {
+    let opts = DataOptions {
+        data_dir: cfg.data_dir.clone(),
+        test_fraction: cfg.test_fraction,
+        seed: cfg.seed,
+        standardize: cfg.standardize,
+        header: mole_data::HeaderMode::Auto,
+    };
+    Ok(mole_data::load(&cfg.dataset, &opts)?)
+}
+
+/// The row shape of a dataset's samples as the network sees them.
+pub fn input_shape(split: &Split) -> Vec<usize> {
+    match split.train.shape {
+        mole_data::SampleShape::Vector(d) => vec![d],
+        mole_data::SampleShape::Image {
+            channels,
+            height,
+            width,
+        } => vec![channels, height, width],
+    }
+}
+
+/// Trains as `cfg` says on `data`, writing into `run`. `quiet` silences progress output.
+pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> anyhow::Result<Summary> {
+    cfg.validate()?;
+    let seed_device = Device::flex();
+    seed_device.seed(cfg.seed);
+    let device = seed_device.autodiff();
+    let net = Network::build(cfg, &input_shape(data), data.train.num_classes, &device, None)?;
+    let config_text = toml::to_string(cfg).context("serialising the config")?;
+    run.write("config.toml", config_text.as_bytes()).context("writing config.toml")?;
+    let schedule: Box<dyn Schedule> = match cfg.schedule() {
+        ScheduleKind::Sequential => Box::new(SequentialSchedule),
+        ScheduleKind::Simultaneous => Box::new(SimultaneousSchedule),
+    };
+    let mut session = Session::new(cfg, data, device, net, run, quiet)?;
+    schedule.run(&mut session)?;
+    let train_seconds = session.train_seconds();
+    let samples_seen = session.samples_seen;
+    let (train_accuracy, test_accuracy) = session.last_accuracy;
+    let plain = session.plain_device();
+    let net = &session.net;
+
+    // Final per-module dependence, from the metrics rows of each module's last epoch.
+    let metrics = std::fs::read_to_string(session.run.path.join("metrics.csv")).unwrap_or_default();
+    let modules = net
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let last = metrics
+                .lines()
+                .filter(|l| {
+                    let c: Vec<&str> = l.split(',').collect();
+                    c.len() > 2 && c[1] == "module" && c[2] == (k + 1).to_string()
+                })
+                .next_back()
+                .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let get = |i: usize| last.get(i).copied().unwrap_or(f64::NAN);
+            ModuleSummary {
+                index: k + 1,
+                layers: m.stage.blocks.len(),
+                objective: m.objective.name().to_string(),
+                steps: m.steps,
+                loss: get(4),
+                i_tx: get(5),
+                i_ty: get(6),
+                nhsic_tx: get(7),
+                nhsic_ty: get(8),
+            }
+        })
+        .collect();
+
+    // Unformatted accuracy when the last module has one unit per class.
+    let classes = data.train.num_classes;
+    let last_width: usize = net.output_shapes.last().map(|s| s.iter().product()).unwrap_or(0);
+    let unformatted_accuracy = (cfg.method != Method::Bp && last_width == classes).then(|| {
+        let k = net.modules.len();
+        let (train_out, w) = map_dataset(&data.train, &plain, |x| net.forward_to(x, k).flat());
+        let assign = evaluate::greedy_assignment(&train_out, w, &data.train.labels, classes);
+        let (test_out, w) = map_dataset(&data.test, &plain, |x| net.forward_to(x, k).flat());
+        evaluate::permutation_accuracy(&test_out, w, &data.test.labels, classes, Some(&assign)).0
+    });
+
+    // Embeddings of a class-balanced test sample, for t-SNE pictures.
+    let idx = balanced_sample(&data.test, cfg.embedding_samples, cfg.seed);
+    if !idx.is_empty() {
+        let sample = data.test.subset(&idx);
+        let x = crate::batches::features(&sample, &(0..sample.len()).collect::<Vec<_>>(), &plain);
+        let mut tensors = Vec::new();
+        let flat = crate::batches::to_host::<2>;
+        let (s, v) = flat(x.clone().flat());
+        tensors.push(("input".to_string(), s, v));
+        let mut h = x;
+        for (k, m) in net.modules.iter().enumerate() {
+            h = m.forward(h);
+            let (s, v) = flat(h.clone().flat());
+            tensors.push((format!("module_{}", k + 1), s, v));
+        }
+        let (s, v) = flat(net.predict(crate::batches::features(&sample, &(0..sample.len()).collect::<Vec<_>>(), &plain)));
+        tensors.push(("logits".to_string(), s, v));
+        let n = sample.len();
+        tensors.push(("labels".to_string(), vec![n], sample.labels.iter().map(|&l| l as f32).collect()));
+        let mut meta = BTreeMap::new();
+        meta.insert("dataset".into(), cfg.dataset.clone());
+        meta.insert("method".into(), format!("{:?}", cfg.method).to_lowercase());
+        session.run.write("embeddings.safetensors", &to_safetensors(&tensors, meta)).context("writing embeddings.safetensors")?;
+    }
+
+    let summary = Summary {
+        dataset: cfg.dataset.clone(),
+        method: format!("{:?}", cfg.method).to_lowercase(),
+        schedule: schedule.name().to_string(),
+        model: cfg.model.clone(),
+        group: net.modules.iter().map(|m| m.stage.blocks.len()).collect(),
+        seed: cfg.seed,
+        epochs: cfg.epochs,
+        head_epochs: cfg.head_epochs,
+        batch_size: cfg.batch_size,
+        lr: cfg.lr(),
+        train_samples: data.train.len(),
+        test_samples: data.test.len(),
+        num_params: net.num_params(),
+        test_accuracy,
+        train_accuracy,
+        unformatted_accuracy,
+        train_seconds,
+        samples_per_second: samples_seen as f64 / train_seconds.max(1e-9),
+        peak_rss_bytes: peak_rss_bytes(),
+        modules,
+    };
+    let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
+    session.run.write("summary.json", json.as_bytes()).context("writing summary.json")?;
+    Ok(summary)
+}
