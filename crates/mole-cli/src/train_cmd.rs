@@ -206,6 +206,7 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     let data = mole_train::train::load_data(&cfg)?;
+    mole_train::train::check(&cfg, &data)?;
     let summary = run_one(&cfg, &data, args.quiet)?;
     let mut rows = vec![summary];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp {

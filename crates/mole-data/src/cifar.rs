@@ -20,7 +20,10 @@ pub fn parse_cifar_batch(bytes: &[u8], path: &Path) -> Result<Dataset> {
         return Err(DataError::format(
             path,
             None,
-            format!("length {} is not a positive multiple of the {RECORD}-byte CIFAR-10 record", bytes.len()),
+            format!(
+                "length {} is not a positive multiple of the {RECORD}-byte CIFAR-10 record",
+                bytes.len()
+            ),
         ));
     }
     let n = bytes.len() / RECORD;
@@ -28,7 +31,11 @@ pub fn parse_cifar_batch(bytes: &[u8], path: &Path) -> Result<Dataset> {
     let mut labels = Vec::with_capacity(n);
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
         if rec[0] > 9 {
-            return Err(DataError::format(path, Some(i + 1), format!("label {} of record {} is outside 0..9", rec[0], i + 1)));
+            return Err(DataError::format(
+                path,
+                Some(i + 1),
+                format!("label {} of record {} is outside 0..9", rec[0], i + 1),
+            ));
         }
         labels.push(rec[0] as usize);
         features.extend(rec[1..].iter().map(|&b| b as f32 / 255.0));

@@ -28,7 +28,8 @@ pub enum HeaderMode {
 /// Reads a label-last CSV file (optionally gzip-compressed) into a vector dataset.
 pub fn read_labelled_csv(path: &Path, header: HeaderMode) -> Result<Dataset> {
     let bytes = crate::idx::read_maybe_gz(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| DataError::format(path, None, format!("not UTF-8 text: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| DataError::format(path, None, format!("not UTF-8 text: {e}")))?;
     parse_labelled_csv(&text, path, header)
 }
 
@@ -80,7 +81,10 @@ pub fn parse_labelled_csv(text: &str, path: &Path, header: HeaderMode) -> Result
                 return Err(DataError::format(
                     path,
                     Some(lineno),
-                    format!("ragged row: {} columns, but line {first} has {w}", cells.len()),
+                    format!(
+                        "ragged row: {} columns, but line {first} has {w}",
+                        cells.len()
+                    ),
                 ));
             }
             _ => {}
@@ -88,10 +92,18 @@ pub fn parse_labelled_csv(text: &str, path: &Path, header: HeaderMode) -> Result
         let (label_cell, feature_cells) = cells.split_last().unwrap();
         for (col, cell) in feature_cells.iter().enumerate() {
             let v: f32 = cell.parse().map_err(|_| {
-                DataError::format(path, Some(lineno), format!("column {}: '{cell}' is not a number", col + 1))
+                DataError::format(
+                    path,
+                    Some(lineno),
+                    format!("column {}: '{cell}' is not a number", col + 1),
+                )
             })?;
             if !v.is_finite() {
-                return Err(DataError::format(path, Some(lineno), format!("column {}: '{cell}' is not finite", col + 1)));
+                return Err(DataError::format(
+                    path,
+                    Some(lineno),
+                    format!("column {}: '{cell}' is not finite", col + 1),
+                ));
             }
             features.push(v);
         }
@@ -99,7 +111,10 @@ pub fn parse_labelled_csv(text: &str, path: &Path, header: HeaderMode) -> Result
             DataError::format(
                 path,
                 Some(lineno),
-                format!("column {} (label): '{label_cell}' is not an integer class label", cells.len()),
+                format!(
+                    "column {} (label): '{label_cell}' is not an integer class label",
+                    cells.len()
+                ),
             )
         })?;
         raw_labels.push(label);
@@ -120,12 +135,20 @@ pub fn parse_labelled_csv(text: &str, path: &Path, header: HeaderMode) -> Result
             return Err(DataError::format(
                 path,
                 Some(line),
-                format!("header declares {n} samples but the file has {} rows", raw_labels.len()),
+                format!(
+                    "header declares {n} samples but the file has {} rows",
+                    raw_labels.len()
+                ),
             ));
         }
     }
     let (labels, num_classes) = remap_labels(&raw_labels);
-    Ok(Dataset::new(features, labels, SampleShape::Vector(d), num_classes))
+    Ok(Dataset::new(
+        features,
+        labels,
+        SampleShape::Vector(d),
+        num_classes,
+    ))
 }
 
 /// Parses an integer label, accepting `3`, `-1` and `3.0` (but not `3.5`).
@@ -142,7 +165,10 @@ pub fn remap_labels(raw: &[i64]) -> (Vec<usize>, usize) {
     let mut values: Vec<i64> = raw.to_vec();
     values.sort_unstable();
     values.dedup();
-    let labels = raw.iter().map(|v| values.binary_search(v).unwrap()).collect();
+    let labels = raw
+        .iter()
+        .map(|v| values.binary_search(v).unwrap())
+        .collect();
     (labels, values.len())
 }
 
@@ -161,8 +187,13 @@ mod tests {
         assert_eq!(d.shape, SampleShape::Vector(2));
         assert_eq!(d.labels, vec![0, 1, 1]);
         assert_eq!(d.features, vec![1., 2., 3., 4., 5., 6.]);
-        let err = parse("4,2,a,b\n1,2,0\n3,4,1\n", HeaderMode::Auto).unwrap_err().to_string();
-        assert!(err.contains("t.csv:1") && err.contains("declares 4 samples"), "{err}");
+        let err = parse("4,2,a,b\n1,2,0\n3,4,1\n", HeaderMode::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv:1") && err.contains("declares 4 samples"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -178,11 +209,17 @@ mod tests {
 
     #[test]
     fn ragged_rows_and_bad_cells_name_the_line() {
-        let err = parse("1,2,0\n3,0\n", HeaderMode::Absent).unwrap_err().to_string();
+        let err = parse("1,2,0\n3,0\n", HeaderMode::Absent)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("t.csv:2") && err.contains("ragged"), "{err}");
-        let err = parse("1,2,0\n3,x,1\n", HeaderMode::Absent).unwrap_err().to_string();
+        let err = parse("1,2,0\n3,x,1\n", HeaderMode::Absent)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("t.csv:2") && err.contains("column 2"), "{err}");
-        let err = parse("1,2,0\n3,4,1.5\n", HeaderMode::Absent).unwrap_err().to_string();
+        let err = parse("1,2,0\n3,4,1.5\n", HeaderMode::Absent)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("t.csv:2") && err.contains("label"), "{err}");
     }
 }

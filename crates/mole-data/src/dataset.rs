@@ -69,8 +69,17 @@ pub struct Dataset {
 
 impl Dataset {
     /// Builds a dataset, checking that the buffer sizes agree.
-    pub fn new(features: Vec<f32>, labels: Vec<usize>, shape: SampleShape, num_classes: usize) -> Self {
-        assert_eq!(features.len(), labels.len() * shape.len(), "features/labels size mismatch");
+    pub fn new(
+        features: Vec<f32>,
+        labels: Vec<usize>,
+        shape: SampleShape,
+        num_classes: usize,
+    ) -> Self {
+        assert_eq!(
+            features.len(),
+            labels.len() * shape.len(),
+            "features/labels size mismatch"
+        );
         debug_assert!(labels.iter().all(|&l| l < num_classes));
         Dataset {
             features,

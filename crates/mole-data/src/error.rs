@@ -34,13 +34,19 @@ pub enum DataError {
         hint: String,
     },
     /// The dataset name or spec is not known.
-    #[error("unknown dataset '{0}'; known: digits, iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, cora, mutag, csv:PATH, linqs:DIR/NAME, tu:DIR")]
+    #[error(
+        "unknown dataset '{0}'; known: digits, iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, cora, mutag, csv:PATH, linqs:DIR/NAME, tu:DIR"
+    )]
     Unknown(String),
 }
 
 impl DataError {
     /// Shorthand for a [`DataError::Format`].
-    pub fn format(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn format(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         DataError::Format {
             path: path.into(),
             line,

@@ -39,29 +39,47 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
 /// Parses IDX bytes; `path` is only used in error messages.
 pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     if bytes.len() < 4 {
-        return Err(DataError::format(path, None, "file too short for an IDX header"));
+        return Err(DataError::format(
+            path,
+            None,
+            "file too short for an IDX header",
+        ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(DataError::format(
             path,
             None,
-            format!("bad IDX magic {:02x}{:02x}{:02x}{:02x}: expected 0000 08 0N", bytes[0], bytes[1], bytes[2], bytes[3]),
+            format!(
+                "bad IDX magic {:02x}{:02x}{:02x}{:02x}: expected 0000 08 0N",
+                bytes[0], bytes[1], bytes[2], bytes[3]
+            ),
         ));
     }
     if bytes[2] != 0x08 {
         return Err(DataError::format(
             path,
             None,
-            format!("IDX element type 0x{:02x} is not supported (only 0x08, unsigned byte)", bytes[2]),
+            format!(
+                "IDX element type 0x{:02x} is not supported (only 0x08, unsigned byte)",
+                bytes[2]
+            ),
         ));
     }
     let ndim = bytes[3] as usize;
     if ndim == 0 || ndim > 4 {
-        return Err(DataError::format(path, None, format!("IDX header declares {ndim} dimensions")));
+        return Err(DataError::format(
+            path,
+            None,
+            format!("IDX header declares {ndim} dimensions"),
+        ));
     }
     let header = 4 + 4 * ndim;
     if bytes.len() < header {
-        return Err(DataError::format(path, None, "file too short for its IDX header"));
+        return Err(DataError::format(
+            path,
+            None,
+            "file too short for its IDX header",
+        ));
     }
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
@@ -75,7 +93,11 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
             format!(
                 "IDX header declares dimensions {:?} = {expected} values but the file holds {actual}{}",
                 dims,
-                if actual < expected { " (truncated file)" } else { " (trailing data)" }
+                if actual < expected {
+                    " (truncated file)"
+                } else {
+                    " (trailing data)"
+                }
             ),
         ));
     }
@@ -93,21 +115,32 @@ pub fn read_idx_images(images: &Path, labels: &Path, num_classes: usize) -> Resu
         return Err(DataError::format(
             images,
             None,
-            format!("expected a 3-dimensional IDX image array [n, rows, cols], found {:?}", img.dims),
+            format!(
+                "expected a 3-dimensional IDX image array [n, rows, cols], found {:?}",
+                img.dims
+            ),
         ));
     }
     if lab.dims.len() != 1 {
         return Err(DataError::format(
             labels,
             None,
-            format!("expected a 1-dimensional IDX label array, found {:?}", lab.dims),
+            format!(
+                "expected a 1-dimensional IDX label array, found {:?}",
+                lab.dims
+            ),
         ));
     }
     if img.dims[0] != lab.dims[0] {
         return Err(DataError::format(
             labels,
             None,
-            format!("{} labels for {} images in {}", lab.dims[0], img.dims[0], images.display()),
+            format!(
+                "{} labels for {} images in {}",
+                lab.dims[0],
+                img.dims[0],
+                images.display()
+            ),
         ));
     }
     let mut y = Vec::with_capacity(lab.data.len());
@@ -116,7 +149,11 @@ pub fn read_idx_images(images: &Path, labels: &Path, num_classes: usize) -> Resu
             return Err(DataError::format(
                 labels,
                 Some(i + 1),
-                format!("label {l} of record {} is outside 0..{}", i + 1, num_classes - 1),
+                format!(
+                    "label {l} of record {} is outside 0..{}",
+                    i + 1,
+                    num_classes - 1
+                ),
             ));
         }
         y.push(l as usize);

@@ -46,7 +46,11 @@ impl Default for DataOptions {
 /// `../shared/datasets` when it exists, else `./data`.
 pub fn default_data_dir() -> PathBuf {
     let shared = PathBuf::from("../shared/datasets");
-    if shared.is_dir() { shared } else { PathBuf::from("data") }
+    if shared.is_dir() {
+        shared
+    } else {
+        PathBuf::from("data")
+    }
 }
 
 impl DataOptions {
@@ -57,7 +61,15 @@ impl DataOptions {
 }
 
 /// The names `load` accepts, for help texts.
-pub const NAMED_DATASETS: &[&str] = &["digits", "iris", "wine", "breast-cancer", "mnist", "fashion-mnist", "cifar10"];
+pub const NAMED_DATASETS: &[&str] = &[
+    "digits",
+    "iris",
+    "wine",
+    "breast-cancer",
+    "mnist",
+    "fashion-mnist",
+    "cifar10",
+];
 
 /// Loads a named dataset (or `csv:PATH`) and returns its train/test split.
 pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
@@ -66,8 +78,11 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
         "digits" => {
             let path = Path::new("<embedded digits.csv.gz>");
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(DIGITS_CSV_GZ), &mut text)
-                .map_err(|e| DataError::io(path, e))?;
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(DIGITS_CSV_GZ),
+                &mut text,
+            )
+            .map_err(|e| DataError::io(path, e))?;
             let mut d = crate::csv::parse_labelled_csv(&text, path, HeaderMode::Absent)?;
             d.features.iter_mut().for_each(|v| *v /= 16.0);
             (stratified_split(&d, opts.test_fraction, opts.seed), false)
@@ -78,7 +93,11 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
                 "wine" => "wine_data.csv",
                 _ => "breast_cancer.csv",
             };
-            let path = find(name, &[dir.join("uci").join(file), dir.join(name).join(file)], uci_hint(file))?;
+            let path = find(
+                name,
+                &[dir.join("uci").join(file), dir.join(name).join(file)],
+                uci_hint(file),
+            )?;
             let d = read_labelled_csv(&path, HeaderMode::Auto)?;
             (stratified_split(&d, opts.test_fraction, opts.seed), true)
         }
@@ -103,7 +122,9 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
 }
 
 fn uci_hint(file: &str) -> String {
-    format!("Put the scikit-learn/UCI CSV '{file}' (first line n_samples,n_features,class names) there, or pass --data-dir.")
+    format!(
+        "Put the scikit-learn/UCI CSV '{file}' (first line n_samples,n_features,class names) there, or pass --data-dir."
+    )
 }
 
 /// Returns the first existing path, or a [`DataError::Missing`] listing them all.
@@ -134,7 +155,11 @@ fn find_idx(name: &str, folder: &Path, base: &str) -> Result<PathBuf> {
 fn load_idx_pair(name: &str, dir: &Path) -> Result<Split> {
     let folder = dir.join(name);
     let load = |images: &str, labels: &str| -> Result<Dataset> {
-        read_idx_images(&find_idx(name, &folder, images)?, &find_idx(name, &folder, labels)?, 10)
+        read_idx_images(
+            &find_idx(name, &folder, images)?,
+            &find_idx(name, &folder, labels)?,
+            10,
+        )
     };
     Ok(Split {
         train: load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,

@@ -16,7 +16,10 @@ pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
 /// `round(count × test_fraction)` samples (at least one when the class has two or more) go to the
 /// test set. The choice is seeded; both parts come out shuffled.
 pub fn stratified_split(data: &Dataset, test_fraction: f64, seed: u64) -> Split {
-    assert!((0.0..1.0).contains(&test_fraction), "test fraction must be in [0, 1)");
+    assert!(
+        (0.0..1.0).contains(&test_fraction),
+        "test fraction must be in [0, 1)"
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.num_classes];
     for (i, &l) in data.labels.iter().enumerate() {
@@ -139,7 +142,12 @@ mod tests {
     #[test]
     fn stratified_split_keeps_proportions_and_is_seeded() {
         let labels: Vec<usize> = (0..100).map(|i| if i < 80 { 0 } else { 1 }).collect();
-        let data = Dataset::new((0..100).map(|i| i as f32).collect(), labels, SampleShape::Vector(1), 2);
+        let data = Dataset::new(
+            (0..100).map(|i| i as f32).collect(),
+            labels,
+            SampleShape::Vector(1),
+            2,
+        );
         let s = stratified_split(&data, 0.25, 7);
         assert_eq!(s.test.class_counts(), vec![20, 5]);
         assert_eq!(s.train.class_counts(), vec![60, 15]);
@@ -148,14 +156,25 @@ mod tests {
         let other = stratified_split(&data, 0.25, 8);
         assert_ne!(s.test.features, other.test.features);
         // Disjoint and complete.
-        let mut all: Vec<f32> = s.train.features.iter().chain(&s.test.features).copied().collect();
+        let mut all: Vec<f32> = s
+            .train
+            .features
+            .iter()
+            .chain(&s.test.features)
+            .copied()
+            .collect();
         all.sort_by(f32::total_cmp);
         assert_eq!(all, (0..100).map(|i| i as f32).collect::<Vec<_>>());
     }
 
     #[test]
     fn standardizer_gives_zero_mean_unit_variance() {
-        let mut data = Dataset::new(vec![1., 10., 3., 10., 5., 10.], vec![0, 0, 0], SampleShape::Vector(2), 1);
+        let mut data = Dataset::new(
+            vec![1., 10., 3., 10., 5., 10.],
+            vec![0, 0, 0],
+            SampleShape::Vector(2),
+            1,
+        );
         let s = Standardizer::fit(&data);
         s.apply(&mut data);
         let col0: Vec<f32> = data.features.iter().step_by(2).copied().collect();

@@ -46,7 +46,9 @@ impl std::str::FromStr for Activation {
             "elu" => Ok(Activation::Elu),
             "sigmoid" => Ok(Activation::Sigmoid),
             "identity" | "none" => Ok(Activation::Identity),
-            other => Err(format!("unknown activation '{other}' (relu, tanh, elu, sigmoid, identity)")),
+            other => Err(format!(
+                "unknown activation '{other}' (relu, tanh, elu, sigmoid, identity)"
+            )),
         }
     }
 }

@@ -60,7 +60,9 @@ impl Features {
     pub fn grid(self) -> Tensor<4> {
         match self {
             Features::Grid(t) => t,
-            Features::Flat(_) => panic!("a convolutional block received flat features; the model spec should have been rejected"),
+            Features::Flat(_) => panic!(
+                "a convolutional block received flat features; the model spec should have been rejected"
+            ),
         }
     }
 

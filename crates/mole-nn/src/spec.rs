@@ -34,10 +34,14 @@ fn widths(spec: &str, list: &str) -> Result<Vec<usize>, SpecError> {
     list.split(',')
         .enumerate()
         .map(|(i, w)| {
-            w.trim().parse::<usize>().ok().filter(|&w| w > 0).ok_or_else(|| SpecError {
-                spec: spec.into(),
-                message: format!("layer {}: '{w}' is not a positive width", i + 1),
-            })
+            w.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&w| w > 0)
+                .ok_or_else(|| SpecError {
+                    spec: spec.into(),
+                    message: format!("layer {}: '{w}' is not a positive width", i + 1),
+                })
         })
         .collect()
 }
@@ -86,7 +90,12 @@ impl Default for BuildOptions {
 impl ModelSpec {
     /// Builds the blocks for inputs whose rows have shape `input` (e.g. `[784]` or `[1, 28, 28]`),
     /// returning them with the output row shape of every block.
-    pub fn build(&self, input: &[usize], opts: &BuildOptions, device: &Device) -> Result<Vec<(Block, Vec<usize>)>, SpecError> {
+    pub fn build(
+        &self,
+        input: &[usize],
+        opts: &BuildOptions,
+        device: &Device,
+    ) -> Result<Vec<(Block, Vec<usize>)>, SpecError> {
         let mut shape = input.to_vec();
         let mut out = Vec::with_capacity(self.layers.len());
         if self.layers.is_empty() {

@@ -14,12 +14,17 @@ pub fn features(data: &Dataset, indices: &[usize], device: &Device) -> Features 
     }
     let n = indices.len();
     match data.shape {
-        SampleShape::Vector(d) => Features::Flat(Tensor::from_data(TensorData::new(v, [n, d]), device)),
+        SampleShape::Vector(d) => {
+            Features::Flat(Tensor::from_data(TensorData::new(v, [n, d]), device))
+        }
         SampleShape::Image {
             channels,
             height,
             width,
-        } => Features::Grid(Tensor::from_data(TensorData::new(v, [n, channels, height, width]), device)),
+        } => Features::Grid(Tensor::from_data(
+            TensorData::new(v, [n, channels, height, width]),
+            device,
+        )),
     }
 }
 
@@ -31,7 +36,8 @@ pub fn labels(data: &Dataset, indices: &[usize]) -> Vec<usize> {
 /// Minibatches of a seeded permutation of `0..n` for one epoch. The last, smaller batch is
 /// dropped when it has fewer than 2 rows (a Gram matrix needs two samples).
 pub fn epoch_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
-    let perm = mole_data::split::permutation(n, seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+    let perm =
+        mole_data::split::permutation(n, seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
     perm.chunks(batch_size)
         .filter(|c| c.len() >= 2)
         .map(<[usize]>::to_vec)

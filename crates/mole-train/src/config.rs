@@ -65,7 +65,7 @@ impl Default for MoleSettings {
             alpha: 2.0,
             lambda_y: 1.0,
             lambda_x: 0.0,
-            sigma_t: "median".into(),
+            sigma_t: "scaled:0.5".into(),
             sigma_x: "median".into(),
             label_kernel: "delta".into(),
             normalized: false,
@@ -140,7 +140,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Learning rate of the modules; default per method.
     pub lr: Option<f64>,
-    /// Learning rate of the head; default the modules' rate.
+    /// Learning rate of the head; default 1e-2 (Adam) or 0.05 (SGD).
     pub head_lr: Option<f64>,
     /// Optimiser.
     pub optimizer: OptimizerKind,
@@ -270,17 +270,26 @@ impl TrainConfig {
 
     /// The head learning rate actually used.
     pub fn head_lr(&self) -> f64 {
-        self.head_lr.unwrap_or_else(|| self.lr())
+        self.head_lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Adam => 1e-2,
+            OptimizerKind::Sgd => 0.05,
+        })
     }
 
     /// Checks values that types cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.batch_size < 2 {
-            return bad(format!("batch_size = {} (needs at least 2)", self.batch_size));
+            return bad(format!(
+                "batch_size = {} (needs at least 2)",
+                self.batch_size
+            ));
         }
         if !(0.0..1.0).contains(&self.test_fraction) {
-            return bad(format!("test_fraction = {} (must be in [0, 1))", self.test_fraction));
+            return bad(format!(
+                "test_fraction = {} (must be in [0, 1))",
+                self.test_fraction
+            ));
         }
         if let Some(lr) = self.lr
             && !(lr > 0.0 && lr.is_finite())
@@ -288,13 +297,19 @@ impl TrainConfig {
             return bad(format!("lr = {lr} (must be positive)"));
         }
         if self.mole.alpha <= 0.0 || (self.mole.alpha - 1.0).abs() < 1e-9 {
-            return bad(format!("mole.alpha = {} (must be > 0 and != 1)", self.mole.alpha));
+            return bad(format!(
+                "mole.alpha = {} (must be > 0 and != 1)",
+                self.mole.alpha
+            ));
         }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
-            return bad(format!("hsic.centering = '{}' (both or right)", self.hsic.centering));
+            return bad(format!(
+                "hsic.centering = '{}' (both or right)",
+                self.hsic.centering
+            ));
         }
         Ok(())
     }
@@ -306,13 +321,21 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_wrong_types_name_the_key_and_line() {
-        let e = TrainConfig::from_toml("epochs = 3\nepocs = 4\n").unwrap_err().to_string();
+        let e = TrainConfig::from_toml("epochs = 3\nepocs = 4\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("epocs"), "{e}");
-        let e = TrainConfig::from_toml("epochs = \"three\"\n").unwrap_err().to_string();
+        let e = TrainConfig::from_toml("epochs = \"three\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 1"), "{e}");
-        let e = TrainConfig::from_toml("[mole]\nalpah = 2\n").unwrap_err().to_string();
+        let e = TrainConfig::from_toml("[mole]\nalpah = 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("alpah"), "{e}");
-        let e = TrainConfig::from_toml("method = \"magic\"\n").unwrap_err().to_string();
+        let e = TrainConfig::from_toml("method = \"magic\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("magic") || e.contains("unknown variant"), "{e}");
     }
 

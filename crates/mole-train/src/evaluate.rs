@@ -30,7 +30,11 @@ pub fn argmax_rows(t: Tensor<2>) -> Vec<usize> {
 }
 
 /// Runs `f` on the dataset in chunks and concatenates the outputs' rows (host f32, row-major).
-pub fn map_dataset(data: &Dataset, device: &Device, mut f: impl FnMut(Features) -> Tensor<2>) -> (Vec<f32>, usize) {
+pub fn map_dataset(
+    data: &Dataset,
+    device: &Device,
+    mut f: impl FnMut(Features) -> Tensor<2>,
+) -> (Vec<f32>, usize) {
     let mut out = Vec::new();
     let mut width = 0;
     let idx: Vec<usize> = (0..data.len()).collect();
@@ -49,7 +53,10 @@ pub fn accuracy(net: &Network, data: &Dataset, device: &Device) -> f64 {
         .chunks(c)
         .zip(&data.labels)
         .filter(|(row, l)| {
-            let best = row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
             best == **l
         })
         .count();
@@ -63,7 +70,13 @@ pub fn accuracy(net: &Network, data: &Dataset, device: &Device) -> f64 {
 ///
 /// `assignment` may be given (derived from training data, to avoid the reference code's leak of
 /// deriving it from test data); otherwise it is derived from `outputs` themselves.
-pub fn permutation_accuracy(outputs: &[f32], width: usize, labels: &[usize], num_classes: usize, assignment: Option<&[usize]>) -> (f64, Vec<usize>) {
+pub fn permutation_accuracy(
+    outputs: &[f32],
+    width: usize,
+    labels: &[usize],
+    num_classes: usize,
+    assignment: Option<&[usize]>,
+) -> (f64, Vec<usize>) {
     let assign = match assignment {
         Some(a) => a.to_vec(),
         None => greedy_assignment(outputs, width, labels, num_classes),
@@ -72,18 +85,30 @@ pub fn permutation_accuracy(outputs: &[f32], width: usize, labels: &[usize], num
     let mut counts = vec![0usize; num_classes];
     for (row, &l) in outputs.chunks(width).zip(labels) {
         counts[l] += 1;
-        let best = row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+        let best = row
+            .iter()
+            .enumerate()
+            .fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
         if best == assign[l] {
             hits[l] += 1;
         }
     }
     let present: Vec<usize> = (0..num_classes).filter(|&c| counts[c] > 0).collect();
-    let acc = present.iter().map(|&c| hits[c] as f64 / counts[c] as f64).sum::<f64>() / present.len().max(1) as f64;
+    let acc = present
+        .iter()
+        .map(|&c| hits[c] as f64 / counts[c] as f64)
+        .sum::<f64>()
+        / present.len().max(1) as f64;
     (acc, assign)
 }
 
 /// Greedy class → unit assignment by mean activation (see [`permutation_accuracy`]).
-pub fn greedy_assignment(outputs: &[f32], width: usize, labels: &[usize], num_classes: usize) -> Vec<usize> {
+pub fn greedy_assignment(
+    outputs: &[f32],
+    width: usize,
+    labels: &[usize],
+    num_classes: usize,
+) -> Vec<usize> {
     let mut mean = vec![vec![0f64; width]; num_classes];
     let mut counts = vec![0usize; num_classes];
     for (row, &l) in outputs.chunks(width).zip(labels) {
@@ -145,7 +170,15 @@ pub struct EvalBatch {
 impl EvalBatch {
     /// Prepares the batch `indices` of `data`: Gram matrices of X (width rule `width_x`) and of Y
     /// (delta kernel) for I_α, and dimension-scaled Gaussian Grams (σ = `hsic_sigma`) for nHSIC.
-    pub fn new(data: &Dataset, indices: &[usize], device: &Device, alpha: f64, width_x: KernelWidth, width_t: KernelWidth, hsic_sigma: f64) -> Self {
+    pub fn new(
+        data: &Dataset,
+        indices: &[usize],
+        device: &Device,
+        alpha: f64,
+        width_x: KernelWidth,
+        width_t: KernelWidth,
+        hsic_sigma: f64,
+    ) -> Self {
         let x = features(data, indices, device);
         let labels = labels(data, indices);
         let xf = x.clone().flat();
@@ -153,7 +186,9 @@ impl EvalBatch {
         let ky_renyi = LabelKernel::Delta.gram(&labels, data.num_classes, device);
         let hk = GaussianKernel::new(KernelWidth::DimensionScaled(hsic_sigma));
         let kx_hsic = hk.gram(xf).matrix;
-        let ky_hsic = hk.gram(crate::objective::one_hot(&labels, data.num_classes, device)).matrix;
+        let ky_hsic = hk
+            .gram(crate::objective::one_hot(&labels, data.num_classes, device))
+            .matrix;
         EvalBatch {
             x,
             labels,
@@ -170,13 +205,28 @@ impl EvalBatch {
     /// Measures I_α(T;X), I_α(T;Y), nHSIC(T,X), nHSIC(T,Y) for one layer output on this batch.
     pub fn dependence(&self, t: Features) -> Dependence {
         let t = t.without_autodiff().flat();
-        let kt = GaussianKernel::new(self.width_t.clone()).gram(t.clone()).matrix;
+        let kt = GaussianKernel::new(self.width_t.clone())
+            .gram(t.clone())
+            .matrix;
         let s = |x: Tensor<1>| crate::batches::to_host(x).1[0] as f64;
-        let i_tx = s(mole_info::mutual_information(kt.clone(), self.kx_renyi.clone(), self.alpha).value);
+        let i_tx =
+            s(mole_info::mutual_information(kt.clone(), self.kx_renyi.clone(), self.alpha).value);
         let i_ty = s(mole_info::mutual_information(kt, self.ky_renyi.clone(), self.alpha).value);
-        let kth = GaussianKernel::new(KernelWidth::DimensionScaled(self.hsic_sigma)).gram(t).matrix;
-        let nhsic_tx = s(mole_info::nhsic(kth.clone(), self.kx_hsic.clone(), mole_info::NHSIC_EPSILON, Centering::Both));
-        let nhsic_ty = s(mole_info::nhsic(kth, self.ky_hsic.clone(), mole_info::NHSIC_EPSILON, Centering::Both));
+        let kth = GaussianKernel::new(KernelWidth::DimensionScaled(self.hsic_sigma))
+            .gram(t)
+            .matrix;
+        let nhsic_tx = s(mole_info::nhsic(
+            kth.clone(),
+            self.kx_hsic.clone(),
+            mole_info::NHSIC_EPSILON,
+            Centering::Both,
+        ));
+        let nhsic_ty = s(mole_info::nhsic(
+            kth,
+            self.ky_hsic.clone(),
+            mole_info::NHSIC_EPSILON,
+            Centering::Both,
+        ));
         Dependence {
             i_tx,
             i_ty,

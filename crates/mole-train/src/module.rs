@@ -5,7 +5,10 @@
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::objective::{Diagnostics, Objective, Target};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig};
+use burn::optim::{
+    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    momentum::MomentumConfig,
+};
 use burn::tensor::Tensor;
 use mole_nn::{Block, Features};
 
@@ -38,7 +41,9 @@ impl Stage {
 
 /// A step produced a loss that is not a finite number.
 #[derive(Debug, thiserror::Error)]
-#[error("module {module}: the loss became {value} at step {step} (try a smaller learning rate or another kernel width)")]
+#[error(
+    "module {module}: the loss became {value} at step {step} (try a smaller learning rate or another kernel width)"
+)]
 pub struct NonFiniteLoss {
     /// Module name.
     pub module: String,
@@ -55,7 +60,9 @@ pub fn make_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
         OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(decay)
-            .with_momentum((cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum)))
+            .with_momentum(
+                (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum)),
+            )
             .init(),
     }
 }
@@ -77,7 +84,13 @@ pub struct LocalModule {
 
 impl LocalModule {
     /// A module over `blocks` (created on an autodiff device).
-    pub fn new(name: impl Into<String>, blocks: Vec<Block>, objective: Objective, optimizer: ModuleOptimizer, lr: f64) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        blocks: Vec<Block>,
+        objective: Objective,
+        optimizer: ModuleOptimizer,
+        lr: f64,
+    ) -> Self {
         LocalModule {
             name: name.into(),
             stage: Stage { blocks },
@@ -91,7 +104,11 @@ impl LocalModule {
     /// One local step: forward the detached `input`, score the output, update this module's
     /// parameters only. Returns the output (detached, computed with the pre-update weights) and
     /// the diagnostics.
-    pub fn step(&mut self, input: Features, target: &Target) -> Result<(Features, Diagnostics), NonFiniteLoss> {
+    pub fn step(
+        &mut self,
+        input: Features,
+        target: &Target,
+    ) -> Result<(Features, Diagnostics), NonFiniteLoss> {
         // A leaf on the autodiff device: batch norm trains, but nothing upstream is reachable.
         let input = input.without_autodiff().autodiff();
         let output = self.stage.forward(input);

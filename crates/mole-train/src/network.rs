@@ -42,7 +42,9 @@ pub fn group_sizes(n: usize, group: &[usize]) -> Result<Vec<usize>, BuildError> 
     }
     let total: usize = group.iter().sum();
     if total != n {
-        return Err(BuildError::Group(format!("{group:?} covers {total} layers but the model has {n}")));
+        return Err(BuildError::Group(format!(
+            "{group:?} covers {total} layers but the model has {n}"
+        )));
     }
     Ok(group.to_vec())
 }
@@ -50,7 +52,13 @@ pub fn group_sizes(n: usize, group: &[usize]) -> Result<Vec<usize>, BuildError> 
 impl Network {
     /// Builds the network for inputs with row shape `input` and `num_classes` classes, on an
     /// autodiff `device`. `sigma` overrides the HSIC kernel width (σ-combined networks).
-    pub fn build(cfg: &TrainConfig, input: &[usize], num_classes: usize, device: &Device, sigma: Option<f64>) -> Result<Network, BuildError> {
+    pub fn build(
+        cfg: &TrainConfig,
+        input: &[usize],
+        num_classes: usize,
+        device: &Device,
+        sigma: Option<f64>,
+    ) -> Result<Network, BuildError> {
         let spec: ModelSpec = cfg.model.parse()?;
         let activation: Activation = cfg.activation.parse().map_err(BuildError::Activation)?;
         let opts = BuildOptions {
@@ -74,7 +82,13 @@ impl Network {
             let shapes: Vec<Vec<usize>> = built.iter().map(|(_, s)| s.clone()).collect();
             let mut blocks: Vec<Block> = built.into_iter().map(|(b, _)| b).collect();
             blocks.push(head_block);
-            let module = LocalModule::new("network", blocks, Objective::CrossEntropy, make_optimizer(cfg), cfg.lr());
+            let module = LocalModule::new(
+                "network",
+                blocks,
+                Objective::CrossEntropy,
+                make_optimizer(cfg),
+                cfg.lr(),
+            );
             return Ok(Network {
                 modules: vec![module],
                 head: None,
@@ -83,7 +97,10 @@ impl Network {
         }
         let objective = match cfg.method {
             Method::Mole => Objective::Mole(MoleObjective::from_settings(&cfg.mole)?),
-            Method::Hsic => Objective::Hsic(HsicObjective::from_settings(&cfg.hsic, sigma.unwrap_or(cfg.hsic.sigma))),
+            Method::Hsic => Objective::Hsic(HsicObjective::from_settings(
+                &cfg.hsic,
+                sigma.unwrap_or(cfg.hsic.sigma),
+            )),
             Method::Bp => unreachable!(),
         };
         let sizes = group_sizes(built.len(), &cfg.group)?;
@@ -99,9 +116,21 @@ impl Network {
                 shape = s;
             }
             output_shapes.push(shape);
-            modules.push(LocalModule::new(format!("module {}", k + 1), blocks, objective.clone(), make_optimizer(cfg), cfg.lr()));
+            modules.push(LocalModule::new(
+                format!("module {}", k + 1),
+                blocks,
+                objective.clone(),
+                make_optimizer(cfg),
+                cfg.lr(),
+            ));
         }
-        let head = LocalModule::new("head", vec![head_block], Objective::CrossEntropy, make_optimizer(cfg), cfg.head_lr());
+        let head = LocalModule::new(
+            "head",
+            vec![head_block],
+            Objective::CrossEntropy,
+            make_optimizer(cfg),
+            cfg.head_lr(),
+        );
         Ok(Network {
             modules,
             head: Some(head),
@@ -144,6 +173,10 @@ impl Network {
 
     /// Total number of parameters.
     pub fn num_params(&self) -> usize {
-        self.modules.iter().chain(self.head.as_ref()).map(LocalModule::num_params).sum()
+        self.modules
+            .iter()
+            .chain(self.head.as_ref())
+            .map(LocalModule::num_params)
+            .sum()
     }
 }

@@ -65,13 +65,14 @@ fn parse_width(key: &str, text: &str) -> Result<KernelWidth, ObjectiveError> {
 pub fn parse_label_kernel(text: &str) -> Result<LabelKernel, ObjectiveError> {
     match text.split_once(':') {
         None if text == "delta" => Ok(LabelKernel::Delta),
-        Some(("gaussian", s)) => s
-            .parse()
-            .map(LabelKernel::GaussianOneHot)
-            .map_err(|_| ObjectiveError {
-                key: "mole.label_kernel".into(),
-                message: format!("'{s}' is not a number"),
-            }),
+        Some(("gaussian", s)) => {
+            s.parse()
+                .map(LabelKernel::GaussianOneHot)
+                .map_err(|_| ObjectiveError {
+                    key: "mole.label_kernel".into(),
+                    message: format!("'{s}' is not a number"),
+                })
+        }
         _ => Err(ObjectiveError {
             key: "mole.label_kernel".into(),
             message: format!("'{text}' (delta or gaussian:SIGMA)"),
@@ -138,7 +139,11 @@ impl HsicObjective {
             beta: s.beta,
             kernel: GaussianKernel::new(KernelWidth::DimensionScaled(sigma)),
             epsilon: s.epsilon,
-            centering: if s.centering == "right" { Centering::Right } else { Centering::Both },
+            centering: if s.centering == "right" {
+                Centering::Right
+            } else {
+                Centering::Both
+            },
             pooled: s.pooled,
         }
     }
@@ -180,16 +185,26 @@ impl Objective {
             Objective::Mole(o) => {
                 let t = if o.pooled { t.pooled() } else { t.flat() };
                 let kt = o.kernel_t.gram(t).matrix;
-                let ky = o.label_kernel.gram(&target.labels, target.num_classes, &device);
+                let ky = o
+                    .label_kernel
+                    .gram(&target.labels, target.num_classes, &device);
                 let mi_y = mole_info::mutual_information(kt.clone(), ky, o.alpha);
-                let i_y = if o.normalized { mi_y.normalized() } else { mi_y.value.clone() };
+                let i_y = if o.normalized {
+                    mi_y.normalized()
+                } else {
+                    mi_y.value.clone()
+                };
                 diag.insert("i_ty".into(), scalar(&mi_y.value));
                 let mut total = i_y.mul_scalar(o.lambda_y);
                 if o.lambda_x != 0.0 {
                     let kx = o.kernel_x.gram(target.x.clone()).matrix;
                     let mi_x = mole_info::mutual_information(kt, kx, o.alpha);
                     diag.insert("i_tx".into(), scalar(&mi_x.value));
-                    let i_x = if o.normalized { mi_x.normalized() } else { mi_x.value };
+                    let i_x = if o.normalized {
+                        mi_x.normalized()
+                    } else {
+                        mi_x.value
+                    };
                     total = total + i_x.mul_scalar(o.lambda_x);
                 }
                 total.neg()
@@ -216,5 +231,8 @@ impl Objective {
 pub fn cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
     let [n, c] = logits.dims();
     let target = one_hot(labels, c, &logits.device());
-    (log_softmax(logits, 1) * target).sum().div_scalar(n as f64).neg()
+    (log_softmax(logits, 1) * target)
+        .sum()
+        .div_scalar(n as f64)
+        .neg()
 }

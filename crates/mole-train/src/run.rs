@@ -52,7 +52,11 @@ pub struct MetricRow {
 }
 
 fn num(v: f64) -> String {
-    if v.is_nan() { String::new() } else { format!("{v:.6}") }
+    if v.is_nan() {
+        String::new()
+    } else {
+        format!("{v:.6}")
+    }
 }
 
 /// An open run directory.
@@ -127,7 +131,12 @@ struct ParamCollector {
 }
 
 impl ModuleVisitor for ParamCollector {
-    fn visit_float_with_path<const D: usize>(&mut self, path: &[String], _id: ParamId, tensor: &Tensor<D>) {
+    fn visit_float_with_path<const D: usize>(
+        &mut self,
+        path: &[String],
+        _id: ParamId,
+        tensor: &Tensor<D>,
+    ) {
         let (shape, values) = crate::batches::to_host(tensor.clone().without_autodiff());
         self.out.push((path.join("."), shape, values));
     }
@@ -141,7 +150,10 @@ pub fn named_params<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Vec<f32>)
 }
 
 /// Serialises named f32 arrays to the safetensors format.
-pub fn to_safetensors(tensors: &[(String, Vec<usize>, Vec<f32>)], metadata: BTreeMap<String, String>) -> Vec<u8> {
+pub fn to_safetensors(
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    metadata: BTreeMap<String, String>,
+) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
@@ -149,7 +161,12 @@ pub fn to_safetensors(tensors: &[(String, Vec<usize>, Vec<f32>)], metadata: BTre
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .zip(&bytes)
-        .map(|((name, shape, _), b)| (name.clone(), TensorView::new(Dtype::F32, shape.clone(), b).expect("consistent view")))
+        .map(|((name, shape, _), b)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).expect("consistent view"),
+            )
+        })
         .collect();
     let meta = (!metadata.is_empty()).then(|| metadata.into_iter().collect());
     safetensors::serialize(views, meta).expect("serialisable tensors")

@@ -55,12 +55,35 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     /// Prepares the evaluation batch and the training-accuracy probe.
-    pub fn new(cfg: &'a TrainConfig, data: &'a Split, device: Device, net: Network, run: &'a mut RunDir, quiet: bool) -> anyhow::Result<Self> {
+    pub fn new(
+        cfg: &'a TrainConfig,
+        data: &'a Split,
+        device: Device,
+        net: Network,
+        run: &'a mut RunDir,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
         let plain = device.clone().without_autodiff_device();
         let eval_idx = balanced_sample(&data.test, cfg.eval_samples.max(2), cfg.seed);
-        let width_x = cfg.mole.sigma_x.parse().map_err(|e| anyhow::anyhow!("config mole.sigma_x: {e}"))?;
-        let width_t = cfg.mole.sigma_t.parse().map_err(|e| anyhow::anyhow!("config mole.sigma_t: {e}"))?;
-        let eval = EvalBatch::new(&data.test, &eval_idx, &plain, cfg.mole.alpha, width_x, width_t, cfg.hsic.sigma);
+        let width_x = cfg
+            .mole
+            .sigma_x
+            .parse()
+            .map_err(|e| anyhow::anyhow!("config mole.sigma_x: {e}"))?;
+        let width_t = cfg
+            .mole
+            .sigma_t
+            .parse()
+            .map_err(|e| anyhow::anyhow!("config mole.sigma_t: {e}"))?;
+        let eval = EvalBatch::new(
+            &data.test,
+            &eval_idx,
+            &plain,
+            cfg.mole.alpha,
+            width_x,
+            width_t,
+            cfg.hsic.sigma,
+        );
         let probe_idx = balanced_sample(&data.train, 5000.min(data.train.len()), cfg.seed ^ 0x5eed);
         Ok(Session {
             cfg,
@@ -136,7 +159,12 @@ impl<'a> Session<'a> {
     }
 
     /// End of an epoch: evaluate, append metrics rows, log a line, checkpoint the trained part.
-    pub fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
+    pub fn end_epoch(
+        &mut self,
+        trained: Trained,
+        epoch: usize,
+        epochs: usize,
+    ) -> anyhow::Result<()> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -165,7 +193,11 @@ impl<'a> Session<'a> {
                 if !measured.contains(&k) {
                     continue;
                 }
-                let loss = self.losses.get(&k).map(|(s, n)| s / *n as f64).unwrap_or(f64::NAN);
+                let loss = self
+                    .losses
+                    .get(&k)
+                    .map(|(s, n)| s / *n as f64)
+                    .unwrap_or(f64::NAN);
                 rows.push(MetricRow {
                     epoch,
                     stage: "module",
@@ -180,7 +212,11 @@ impl<'a> Session<'a> {
             }
         }
         if self.net.head.is_some() && (trained == Trained::Head || trained == Trained::All) {
-            let loss = self.losses.get(&k_modules).map(|(s, n)| s / *n as f64).unwrap_or(f64::NAN);
+            let loss = self
+                .losses
+                .get(&k_modules)
+                .map(|(s, n)| s / *n as f64)
+                .unwrap_or(f64::NAN);
             rows.push(MetricRow {
                 epoch,
                 stage: "head",

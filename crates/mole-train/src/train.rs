@@ -96,6 +96,20 @@ pub fn load_data(cfg: &TrainConfig) -> anyhow::Result<Split> {
     Ok(mole_data::load(&cfg.dataset, &opts)?)
 }
 
+/// Checks that the network a config describes can be built for `data` (model spec, grouping,
+/// objective settings), without creating anything on disk.
+pub fn check(cfg: &TrainConfig, data: &Split) -> anyhow::Result<()> {
+    cfg.validate()?;
+    Network::build(
+        cfg,
+        &input_shape(data),
+        data.train.num_classes,
+        &Device::flex(),
+        None,
+    )?;
+    Ok(())
+}
+
 /// The row shape of a dataset's samples as the network sees them.
 pub fn input_shape(split: &Split) -> Vec<usize> {
     match split.train.shape {
@@ -109,14 +123,26 @@ pub fn input_shape(split: &Split) -> Vec<usize> {
 }
 
 /// Trains as `cfg` says on `data`, writing into `run`. `quiet` silences progress output.
-pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> anyhow::Result<Summary> {
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Split,
+    run: &mut RunDir,
+    quiet: bool,
+) -> anyhow::Result<Summary> {
     cfg.validate()?;
     let seed_device = Device::flex();
     seed_device.seed(cfg.seed);
     let device = seed_device.autodiff();
-    let net = Network::build(cfg, &input_shape(data), data.train.num_classes, &device, None)?;
+    let net = Network::build(
+        cfg,
+        &input_shape(data),
+        data.train.num_classes,
+        &device,
+        None,
+    )?;
     let config_text = toml::to_string(cfg).context("serialising the config")?;
-    run.write("config.toml", config_text.as_bytes()).context("writing config.toml")?;
+    run.write("config.toml", config_text.as_bytes())
+        .context("writing config.toml")?;
     let schedule: Box<dyn Schedule> = match cfg.schedule() {
         ScheduleKind::Sequential => Box::new(SequentialSchedule),
         ScheduleKind::Simultaneous => Box::new(SimultaneousSchedule),
@@ -143,7 +169,11 @@ pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> 
                     c.len() > 2 && c[1] == "module" && c[2] == (k + 1).to_string()
                 })
                 .next_back()
-                .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect::<Vec<_>>())
+                .map(|l| {
+                    l.split(',')
+                        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default();
             let get = |i: usize| last.get(i).copied().unwrap_or(f64::NAN);
             ModuleSummary {
@@ -162,7 +192,11 @@ pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> 
 
     // Unformatted accuracy when the last module has one unit per class.
     let classes = data.train.num_classes;
-    let last_width: usize = net.output_shapes.last().map(|s| s.iter().product()).unwrap_or(0);
+    let last_width: usize = net
+        .output_shapes
+        .last()
+        .map(|s| s.iter().product())
+        .unwrap_or(0);
     let unformatted_accuracy = (cfg.method != Method::Bp && last_width == classes).then(|| {
         let k = net.modules.len();
         let (train_out, w) = map_dataset(&data.train, &plain, |x| net.forward_to(x, k).flat());
@@ -186,14 +220,25 @@ pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> 
             let (s, v) = flat(h.clone().flat());
             tensors.push((format!("module_{}", k + 1), s, v));
         }
-        let (s, v) = flat(net.predict(crate::batches::features(&sample, &(0..sample.len()).collect::<Vec<_>>(), &plain)));
+        let (s, v) = flat(net.predict(crate::batches::features(
+            &sample,
+            &(0..sample.len()).collect::<Vec<_>>(),
+            &plain,
+        )));
         tensors.push(("logits".to_string(), s, v));
         let n = sample.len();
-        tensors.push(("labels".to_string(), vec![n], sample.labels.iter().map(|&l| l as f32).collect()));
+        tensors.push((
+            "labels".to_string(),
+            vec![n],
+            sample.labels.iter().map(|&l| l as f32).collect(),
+        ));
         let mut meta = BTreeMap::new();
         meta.insert("dataset".into(), cfg.dataset.clone());
         meta.insert("method".into(), format!("{:?}", cfg.method).to_lowercase());
-        session.run.write("embeddings.safetensors", &to_safetensors(&tensors, meta)).context("writing embeddings.safetensors")?;
+        session
+            .run
+            .write("embeddings.safetensors", &to_safetensors(&tensors, meta))
+            .context("writing embeddings.safetensors")?;
     }
 
     let summary = Summary {
@@ -219,6 +264,9 @@ pub fn train(cfg: &TrainConfig, data: &Split, run: &mut RunDir, quiet: bool) -> 
         modules,
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
-    session.run.write("summary.json", json.as_bytes()).context("writing summary.json")?;
+    session
+        .run
+        .write("summary.json", json.as_bytes())
+        .context("writing summary.json")?;
     Ok(summary)
 }

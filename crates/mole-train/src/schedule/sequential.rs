@@ -38,7 +38,12 @@ fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<D
         },
         other => SampleShape::Vector(other.iter().product()),
     };
-    Some(Dataset::new(values, s.data.train.labels.clone(), shape, s.data.train.num_classes))
+    Some(Dataset::new(
+        values,
+        s.data.train.labels.clone(),
+        shape,
+        s.data.train.num_classes,
+    ))
 }
 
 impl SequentialSchedule {
@@ -68,19 +73,35 @@ impl Schedule for SequentialSchedule {
             let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
             for epoch in 1..=epochs {
                 let batches = epoch_batches(n, cfg.batch_size, cfg.seed + k as u64, epoch);
-                let name = if is_head { "head".to_string() } else { s.net.modules[k].name.clone() };
+                let name = if is_head {
+                    "head".to_string()
+                } else {
+                    s.net.modules[k].name.clone()
+                };
                 s.begin_epoch(&name, epoch, epochs, batches.len());
                 for idx in &batches {
                     let x = Self::input(s, k, cache.as_ref(), idx);
                     let target = s.target(idx);
-                    let module = if is_head { s.net.head.as_mut().expect("head") } else { &mut s.net.modules[k] };
+                    let module = if is_head {
+                        s.net.head.as_mut().expect("head")
+                    } else {
+                        &mut s.net.modules[k]
+                    };
                     let (_, diag) = module.step(x, &target)?;
                     if k == 0 {
                         s.samples_seen += idx.len() as u64;
                     }
                     s.record_loss(k, diag["loss"]);
                 }
-                s.end_epoch(if is_head { Trained::Head } else { Trained::Module(k) }, epoch, epochs)?;
+                s.end_epoch(
+                    if is_head {
+                        Trained::Head
+                    } else {
+                        Trained::Module(k)
+                    },
+                    epoch,
+                    epochs,
+                )?;
             }
             if !is_head {
                 cache = cache_outputs(s, k, cache.as_ref());

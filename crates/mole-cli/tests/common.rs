@@ -1,0 +1,41 @@
+//! Helpers shared by the command-line tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `mole` binary built for these tests.
+pub fn mole() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mole"))
+}
+
+/// `shared/datasets` beside the checkout.
+pub fn datasets() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    assert!(p.is_dir(), "the test datasets are expected at {}", p.display());
+    p
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("mole-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// Runs and returns the output, printing stderr when it fails unexpectedly.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the mole binary runs")
+}
+
+/// Stdout and stderr as text.
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Parses `summary.json` of a run directory.
+pub fn summary(dir: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
