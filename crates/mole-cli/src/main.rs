@@ -1,5 +1,6 @@
 //! `mole`: train networks module by module with local information-theoretic objectives.
 
+mod bench_cmd;
 mod measure;
 mod train_cmd;
 
@@ -20,6 +21,8 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
     /// Measure entropy, mutual information and HSIC between column groups of a CSV file.
     Measure(measure::MeasureArgs),
+    /// Benchmark throughput and memory of methods and schedules (one process per configuration).
+    Bench(bench_cmd::BenchArgs),
 }
 
 /// Exit code for bad input (files, configs, specs); other failures exit with 1.
@@ -48,6 +51,7 @@ fn main() {
     let result = match &cli.command {
         Command::Train(a) => train_cmd::run(a, no_arguments),
         Command::Measure(a) => measure::run(a),
+        Command::Bench(a) => bench_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

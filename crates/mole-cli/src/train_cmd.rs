@@ -75,6 +75,9 @@ pub struct TrainArgs {
     /// Kernel width rule on the input (MOLE).
     #[arg(long)]
     pub sigma_x: Option<String>,
+    /// Project module outputs onto the unit sphere before the kernel (MOLE): true or false.
+    #[arg(long)]
+    pub unit_sphere: Option<bool>,
     /// β of the HSIC bottleneck.
     #[arg(long)]
     pub beta: Option<f64>,
@@ -134,7 +137,7 @@ impl TrainArgs {
              head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
-             sigma_x => mole.sigma_x, beta => hsic.beta, sigma => hsic.sigma);
+             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma);
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }
@@ -198,7 +201,8 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
             dir.display()
         );
     }
-    let summary = mole_train::train(cfg, data, &mut run, quiet).with_context(|| format!("run {}", dir.display()))?;
+    let summary = mole_train::train(cfg, data, &mut run, quiet)
+        .with_context(|| format!("run {}", dir.display()))?;
     Ok(summary)
 }
 

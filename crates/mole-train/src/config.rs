@@ -57,6 +57,9 @@ pub struct MoleSettings {
     pub normalized: bool,
     /// Build conv modules' Gram matrices from globally average-pooled maps.
     pub pooled: bool,
+    /// Project each row of T onto the unit sphere (`t / ‖t‖`) before the Gaussian kernel, which
+    /// makes the objective invariant to the scale of T.
+    pub unit_sphere: bool,
 }
 
 impl Default for MoleSettings {
@@ -70,6 +73,7 @@ impl Default for MoleSettings {
             label_kernel: "delta".into(),
             normalized: false,
             pooled: false,
+            unit_sphere: false,
         }
     }
 }

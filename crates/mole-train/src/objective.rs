@@ -99,6 +99,14 @@ pub struct MoleObjective {
     pub normalized: bool,
     /// Pool feature maps before the Gram matrix.
     pub pooled: bool,
+    /// Rows of T scaled to unit norm before the kernel.
+    pub unit_sphere: bool,
+}
+
+/// `t / max(‖t‖, 1e-12)` row by row.
+pub fn unit_rows(t: Tensor<2>) -> Tensor<2> {
+    let norm = t.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+    t / norm
 }
 
 impl MoleObjective {
@@ -113,6 +121,7 @@ impl MoleObjective {
             label_kernel: parse_label_kernel(&s.label_kernel)?,
             normalized: s.normalized,
             pooled: s.pooled,
+            unit_sphere: s.unit_sphere,
         })
     }
 }
@@ -184,6 +193,7 @@ impl Objective {
         let loss = match self {
             Objective::Mole(o) => {
                 let t = if o.pooled { t.pooled() } else { t.flat() };
+                let t = if o.unit_sphere { unit_rows(t) } else { t };
                 let kt = o.kernel_t.gram(t).matrix;
                 let ky = o
                     .label_kernel

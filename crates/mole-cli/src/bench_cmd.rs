@@ -1,0 +1,167 @@
+//! `mole bench`: throughput and memory of the methods and schedules, each configuration in its
+//! own process (so that peak memory is that configuration's alone), reported as a table with
+//! ratios to backprop from the same invocation.
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// What to measure.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Suite {
+    /// Samples/second of every method × schedule on one dataset and model.
+    Throughput,
+    /// Peak resident memory of MOLE vs BP on a deep MLP (16 modules of width 512 by default).
+    Memory,
+}
+
+/// Flags of `mole bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[arg(value_enum, default_value = "throughput")]
+    pub suite: Suite,
+    /// Dataset.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder of the named datasets.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Model spec [default: mlp:256,256,256 for throughput, 16 × 512 for memory].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Epochs per configuration.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Where the runs go [default: a temporary folder].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the table as markdown to this file too.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+struct Row {
+    label: String,
+    summary: serde_json::Value,
+}
+
+fn run_config(
+    args: &BenchArgs,
+    out: &std::path::Path,
+    label: &str,
+    extra: &[&str],
+    model: &str,
+) -> anyhow::Result<Row> {
+    let exe = std::env::current_exe().context("locating the mole binary")?;
+    let dir = out.join(label.replace([' ', '/'], "-"));
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "train",
+        "--quiet",
+        "--dataset",
+        &args.dataset,
+        "--model",
+        model,
+    ])
+    .args(["--epochs", &args.epochs.to_string(), "--head-epochs", "1"])
+    .args(["--batch-size", &args.batch_size.to_string()])
+    .args(extra)
+    .arg("--out")
+    .arg(&dir);
+    if let Some(d) = &args.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    eprintln!("bench: {label} ...");
+    let status = cmd.status().context("running mole train")?;
+    if !status.success() {
+        bail!("bench configuration '{label}' failed ({status})");
+    }
+    let text = std::fs::read_to_string(dir.join("summary.json"))
+        .with_context(|| format!("{}/summary.json", dir.display()))?;
+    Ok(Row {
+        label: label.to_string(),
+        summary: serde_json::from_str(&text)?,
+    })
+}
+
+/// Runs the benchmark and prints the table.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("mole-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let (model, configs): (String, Vec<(&str, Vec<&str>)>) = match args.suite {
+        Suite::Throughput => (
+            args.model
+                .clone()
+                .unwrap_or_else(|| "mlp:256,256,256".into()),
+            vec![
+                ("bp simultaneous", vec!["--method", "bp"]),
+                (
+                    "mole sequential",
+                    vec!["--method", "mole", "--schedule", "sequential"],
+                ),
+                (
+                    "mole simultaneous",
+                    vec!["--method", "mole", "--schedule", "simultaneous"],
+                ),
+                (
+                    "hsic simultaneous",
+                    vec!["--method", "hsic", "--schedule", "simultaneous"],
+                ),
+            ],
+        ),
+        Suite::Memory => (
+            args.model
+                .clone()
+                .unwrap_or_else(|| format!("mlp:{}", vec!["512"; 16].join(","))),
+            vec![
+                ("bp simultaneous", vec!["--method", "bp"]),
+                (
+                    "mole simultaneous",
+                    vec!["--method", "mole", "--schedule", "simultaneous"],
+                ),
+            ],
+        ),
+    };
+    let rows: Vec<Row> = configs
+        .iter()
+        .map(|(label, extra)| run_config(args, &out, label, extra, &model))
+        .collect::<anyhow::Result<_>>()?;
+    let bp = &rows[0].summary;
+    let f = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    let mut table = format!(
+        "{} on {} ({}), batch {}, {} epoch(s) per stage\n\n| configuration | samples/s | × BP | peak RSS MiB | × BP | test accuracy |\n|---|---|---|---|---|---|\n",
+        match args.suite {
+            Suite::Throughput => "Throughput",
+            Suite::Memory => "Peak memory",
+        },
+        args.dataset,
+        model,
+        args.batch_size,
+        args.epochs
+    );
+    for r in &rows {
+        let s = &r.summary;
+        table += &format!(
+            "| {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.4} |\n",
+            r.label,
+            f(s, "samples_per_second"),
+            f(s, "samples_per_second") / f(bp, "samples_per_second"),
+            f(s, "peak_rss_bytes") / 1048576.0,
+            f(s, "peak_rss_bytes") / f(bp, "peak_rss_bytes"),
+            f(s, "test_accuracy")
+        );
+    }
+    print!("{table}");
+    if let Some(p) = &args.markdown {
+        std::fs::write(p, &table).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
