@@ -14,6 +14,11 @@ pub enum Suite {
     Throughput,
     /// Peak resident memory of MOLE vs BP on a deep MLP (16 modules of width 512 by default).
     Memory,
+    /// Samples/second of the async schedule (block and replay buffers) vs simultaneous, same
+    /// method and batch size, with accuracy and staleness.
+    Async,
+    /// Async vs simultaneous for 1–4 modules of width 256: how the speed-up scales.
+    AsyncScaling,
 }
 
 /// Flags of `mole bench`.
@@ -43,14 +48,17 @@ pub struct BenchArgs {
     /// Write the table as markdown to this file too.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Method of the async suites: mole or hsic.
+    #[arg(long, default_value = "mole")]
+    pub method: String,
 }
 
-struct Row {
-    label: String,
-    summary: serde_json::Value,
+pub(crate) struct Row {
+    pub(crate) label: String,
+    pub(crate) summary: serde_json::Value,
 }
 
-fn run_config(
+pub(crate) fn run_config(
     args: &BenchArgs,
     out: &std::path::Path,
     label: &str,
@@ -96,8 +104,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("mole-bench-{}", std::process::id())));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if matches!(args.suite, Suite::Async | Suite::AsyncScaling) {
+        let table = crate::bench_async::run(args, &out, matches!(args.suite, Suite::AsyncScaling))?;
+        print!("{table}");
+        if let Some(p) = &args.markdown {
+            std::fs::write(p, &table).with_context(|| format!("writing {}", p.display()))?;
+        }
+        return Ok(());
+    }
     let (model, configs): (String, Vec<(&str, Vec<&str>)>) = match args.suite {
-        Suite::Throughput => (
+        Suite::Throughput | Suite::Async | Suite::AsyncScaling => (
             args.model
                 .clone()
                 .unwrap_or_else(|| "mlp:256,256,256".into()),
@@ -139,8 +155,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut table = format!(
         "{} on {} ({}), batch {}, {} epoch(s) per stage\n\n| configuration | samples/s | × BP | peak RSS MiB | × BP | test accuracy |\n|---|---|---|---|---|---|\n",
         match args.suite {
-            Suite::Throughput => "Throughput",
             Suite::Memory => "Peak memory",
+            _ => "Throughput",
         },
         args.dataset,
         model,

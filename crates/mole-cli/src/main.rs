@@ -1,5 +1,6 @@
 //! `mole`: train networks module by module with local information-theoretic objectives.
 
+mod bench_async;
 mod bench_cmd;
 mod measure;
 mod train_cmd;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use mole_train::config::{Method, OptimizerKind, ScheduleKind, TrainConfig};
+use mole_train::config::{BufferPolicy, Method, OptimizerKind, ScheduleKind, TrainConfig};
 use mole_train::{RunDir, Summary};
 use std::path::PathBuf;
 
@@ -27,9 +27,23 @@ pub struct TrainArgs {
     /// Local objective: mole, hsic or bp (end-to-end backprop baseline).
     #[arg(long, value_parser = parse_method)]
     pub method: Option<Method>,
-    /// sequential (MOLE default) or simultaneous (HSIC and BP default).
+    /// sequential (MOLE default), simultaneous (HSIC and BP default) or async (one thread per
+    /// module and the head, connected by bounded buffers).
     #[arg(long, value_parser = parse_schedule)]
     pub schedule: Option<ScheduleKind>,
+    /// async schedule: buffer policy, block (lossless back-pressure) or replay (never blocks the
+    /// sender; the receiver trains on the freshest batch and may reuse one).
+    #[arg(long, value_parser = parse_buffer)]
+    pub buffer: Option<BufferPolicy>,
+    /// async schedule: batches per buffer.
+    #[arg(long)]
+    pub buffer_size: Option<usize>,
+    /// async schedule, replay: times a batch may be trained on.
+    #[arg(long)]
+    pub max_reuse: Option<usize>,
+    /// async schedule: intra-op threads per worker (0: cores / workers, at least 1).
+    #[arg(long)]
+    pub threads_per_module: Option<usize>,
     /// Epochs per module (sequential) or in total (simultaneous).
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -109,7 +123,18 @@ fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
     match s {
         "sequential" => Ok(ScheduleKind::Sequential),
         "simultaneous" => Ok(ScheduleKind::Simultaneous),
-        _ => Err(format!("unknown schedule '{s}' (sequential, simultaneous)")),
+        "async" => Ok(ScheduleKind::Async),
+        _ => Err(format!(
+            "unknown schedule '{s}' (sequential, simultaneous, async)"
+        )),
+    }
+}
+
+fn parse_buffer(s: &str) -> Result<BufferPolicy, String> {
+    match s {
+        "block" => Ok(BufferPolicy::Block),
+        "replay" => Ok(BufferPolicy::Replay),
+        _ => Err(format!("unknown buffer policy '{s}' (block, replay)")),
     }
 }
 
@@ -137,7 +162,9 @@ impl TrainArgs {
              head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
-             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma);
+             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
+             buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,
+             threads_per_module => async_.threads_per_module);
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }
@@ -206,9 +233,26 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
     Ok(summary)
 }
 
+/// Ctrl-C: the async schedule stops its workers and keeps what was written; the other schedules
+/// (and a second Ctrl-C) end the process at once, as without a handler.
+fn install_interrupt_handler(graceful: bool) {
+    let installed = ctrlc::set_handler(move || {
+        let again = mole_train::stop::request_stop();
+        if !graceful || again {
+            eprintln!("interrupted");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: stopping the workers (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: no Ctrl-C handler ({e}); Ctrl-C ends the run at once");
+    }
+}
+
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
+    install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
     let data = mole_train::train::load_data(&cfg)?;
     mole_train::train::check(&cfg, &data)?;
     let summary = run_one(&cfg, &data, args.quiet)?;

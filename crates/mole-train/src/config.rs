@@ -25,6 +25,48 @@ pub enum ScheduleKind {
     Sequential,
     /// Every module takes one step on every batch, lowest first (the HSIC reference code).
     Simultaneous,
+    /// One worker thread per module (and the head), connected by bounded buffers of activation
+    /// batches; see [`AsyncSettings`].
+    Async,
+}
+
+/// What a full or empty activation buffer does (the `async` schedule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BufferPolicy {
+    /// Lossless back-pressure: a full buffer blocks the sender; every batch is used exactly once
+    /// per epoch.
+    Block,
+    /// A ring of `buffer_size` batches: the sender never blocks (the oldest batch is dropped),
+    /// the receiver trains on the freshest unused batch, or reuses one up to `max_reuse` times
+    /// instead of waiting (decoupled greedy learning's replay buffer).
+    Replay,
+}
+
+/// Settings of the `async` schedule.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsyncSettings {
+    /// Buffer policy between two workers (the data feeder always blocks: data is never dropped
+    /// before module 1).
+    pub buffer: BufferPolicy,
+    /// Batches a buffer holds.
+    pub buffer_size: usize,
+    /// Times a batch may be trained on under `replay` (1: never reused).
+    pub max_reuse: usize,
+    /// Intra-op threads of every worker; 0: the cores divided by the workers (at least 1).
+    pub threads_per_module: usize,
+}
+
+impl Default for AsyncSettings {
+    fn default() -> Self {
+        AsyncSettings {
+            buffer: BufferPolicy::Block,
+            buffer_size: 4,
+            max_reuse: 2,
+            threads_per_module: 0,
+        }
+    }
 }
 
 /// Which optimiser every module uses.
@@ -166,6 +208,9 @@ pub struct TrainConfig {
     pub mole: MoleSettings,
     /// HSIC objective settings.
     pub hsic: HsicSettings,
+    /// Settings of the `async` schedule.
+    #[serde(rename = "async")]
+    pub async_: AsyncSettings,
 }
 
 impl Default for TrainConfig {
@@ -197,6 +242,7 @@ impl Default for TrainConfig {
             out: None,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
+            async_: AsyncSettings::default(),
         }
     }
 }
@@ -308,6 +354,12 @@ impl TrainConfig {
         }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
+        }
+        if self.async_.buffer_size == 0 {
+            return bad("async.buffer_size = 0 (needs at least 1)".into());
+        }
+        if self.async_.max_reuse == 0 {
+            return bad("async.max_reuse = 0 (needs at least 1)".into());
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
             return bad(format!(

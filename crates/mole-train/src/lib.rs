@@ -10,7 +10,9 @@ pub mod objective;
 pub mod run;
 pub mod schedule;
 pub mod session;
+pub mod stop;
 pub mod train;
+pub mod transport;
 
 pub use config::{Method, ScheduleKind, TrainConfig};
 pub use module::{LocalModule, Stage};

@@ -6,7 +6,7 @@ use crate::config::{Method, ScheduleKind, TrainConfig};
 use crate::evaluate::{self, map_dataset};
 use crate::network::Network;
 use crate::run::{RunDir, peak_rss_bytes, to_safetensors};
-use crate::schedule::{Schedule, SequentialSchedule, SimultaneousSchedule};
+use crate::schedule::{AsyncSchedule, Schedule, SequentialSchedule, SimultaneousSchedule};
 use crate::session::Session;
 use anyhow::Context;
 use burn::tensor::Device;
@@ -129,6 +129,18 @@ pub fn train(
     run: &mut RunDir,
     quiet: bool,
 ) -> anyhow::Result<Summary> {
+    train_with(cfg, data, run, quiet, None)
+}
+
+/// [`train`] with a given schedule instead of the one `cfg` names (e.g. an
+/// [`AsyncSchedule`] with a test hook).
+pub fn train_with(
+    cfg: &TrainConfig,
+    data: &Split,
+    run: &mut RunDir,
+    quiet: bool,
+    schedule: Option<Box<dyn Schedule>>,
+) -> anyhow::Result<Summary> {
     cfg.validate()?;
     let seed_device = Device::flex();
     seed_device.seed(cfg.seed);
@@ -143,10 +155,11 @@ pub fn train(
     let config_text = toml::to_string(cfg).context("serialising the config")?;
     run.write("config.toml", config_text.as_bytes())
         .context("writing config.toml")?;
-    let schedule: Box<dyn Schedule> = match cfg.schedule() {
+    let schedule: Box<dyn Schedule> = schedule.unwrap_or_else(|| match cfg.schedule() {
         ScheduleKind::Sequential => Box::new(SequentialSchedule),
         ScheduleKind::Simultaneous => Box::new(SimultaneousSchedule),
-    };
+        ScheduleKind::Async => Box::new(AsyncSchedule::default()),
+    });
     let mut session = Session::new(cfg, data, device, net, run, quiet)?;
     schedule.run(&mut session)?;
     let train_seconds = session.train_seconds();
@@ -164,11 +177,10 @@ pub fn train(
         .map(|(k, m)| {
             let last = metrics
                 .lines()
-                .filter(|l| {
+                .rfind(|l| {
                     let c: Vec<&str> = l.split(',').collect();
                     c.len() > 2 && c[1] == "module" && c[2] == (k + 1).to_string()
                 })
-                .next_back()
                 .map(|l| {
                     l.split(',')
                         .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))

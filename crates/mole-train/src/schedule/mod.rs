@@ -4,10 +4,15 @@
 //!   then the head (MOLE).
 //! - [`SimultaneousSchedule`]: every module takes one step on every batch, lowest first, each on
 //!   the detached output of the module below (the HSIC reference code); then extra head epochs.
+//! - [`AsyncSchedule`]: one worker thread per module and the head, connected by bounded buffers
+//!   of activation batches; then extra head epochs.
 
+mod async_;
+mod head;
 mod sequential;
 mod simultaneous;
 
+pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats};
 pub use sequential::SequentialSchedule;
 pub use simultaneous::SimultaneousSchedule;
 

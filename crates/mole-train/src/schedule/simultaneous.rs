@@ -38,19 +38,6 @@ impl Schedule for SimultaneousSchedule {
             }
             s.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
-        if s.net.head.is_some() && cfg.head_epochs > 0 {
-            for epoch in 1..=cfg.head_epochs {
-                let batches = epoch_batches(n, cfg.batch_size, cfg.seed + 7, epoch);
-                s.begin_epoch("head", epoch, cfg.head_epochs, batches.len());
-                for idx in &batches {
-                    let x = s.net.forward_to(s.input(idx), modules);
-                    let target = s.target(idx);
-                    let (_, diag) = s.net.head.as_mut().expect("head").step(x, &target)?;
-                    s.record_loss(modules, diag["loss"]);
-                }
-                s.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
-            }
-        }
-        Ok(())
+        super::head::train_head_on_frozen(s)
     }
 }

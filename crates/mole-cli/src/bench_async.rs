@@ -1,0 +1,132 @@
+//! `mole bench async` and `mole bench async-scaling`: the async schedule against the
+//! simultaneous one (same method, model, batch size and epochs), run back to back in one
+//! invocation so that the ratio holds even on a shared machine.
+
+use crate::bench_cmd::{BenchArgs, Row, run_config};
+use std::path::Path;
+
+fn num(s: &serde_json::Value, k: &str) -> f64 {
+    s[k].as_f64().unwrap_or(f64::NAN)
+}
+
+/// `async.json` of a run directory, if the run was async.
+fn async_report(out: &Path, label: &str) -> Option<serde_json::Value> {
+    let dir = out.join(label.replace([' ', '/'], "-"));
+    let text = std::fs::read_to_string(dir.join("async.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn sum_workers(report: &serde_json::Value, key: &str) -> u64 {
+    report["workers"]
+        .as_array()
+        .map(|ws| ws.iter().map(|w| w[key].as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+/// Runs the suite and returns the markdown table.
+pub fn run(args: &BenchArgs, out: &Path, scaling: bool) -> anyhow::Result<String> {
+    let method = args.method.as_str();
+    let mut table;
+    if !scaling {
+        let model = args
+            .model
+            .clone()
+            .unwrap_or_else(|| "mlp:256,256,256".into());
+        let configs: Vec<(String, Vec<&str>)> = vec![
+            (
+                format!("{method} simultaneous"),
+                vec!["--method", method, "--schedule", "simultaneous"],
+            ),
+            (
+                format!("{method} async block"),
+                vec![
+                    "--method",
+                    method,
+                    "--schedule",
+                    "async",
+                    "--buffer",
+                    "block",
+                ],
+            ),
+            (
+                format!("{method} async replay"),
+                vec![
+                    "--method",
+                    method,
+                    "--schedule",
+                    "async",
+                    "--buffer",
+                    "replay",
+                ],
+            ),
+        ];
+        let rows: Vec<Row> = configs
+            .iter()
+            .map(|(label, extra)| run_config(args, out, label, extra, &model))
+            .collect::<anyhow::Result<_>>()?;
+        let base = num(&rows[0].summary, "samples_per_second");
+        table = format!(
+            "Async vs simultaneous on {} ({model}), batch {}, {} epoch(s) + 1 head epoch\n\n| configuration | samples/s | × simultaneous | test accuracy | mean staleness | reused | dropped |\n|---|---|---|---|---|---|---|\n",
+            args.dataset, args.batch_size, args.epochs
+        );
+        for r in &rows {
+            let s = &r.summary;
+            let rep = async_report(out, &r.label);
+            let (stale, reused, dropped) = match &rep {
+                Some(a) => (
+                    format!("{:.2}", num(a, "mean_staleness")),
+                    sum_workers(a, "reused").to_string(),
+                    sum_workers(a, "dropped_by_buffer").to_string(),
+                ),
+                None => ("0 (by construction)".into(), "-".into(), "-".into()),
+            };
+            table += &format!(
+                "| {} | {:.0} | {:.2} | {:.4} | {stale} | {reused} | {dropped} |\n",
+                r.label,
+                num(s, "samples_per_second"),
+                num(s, "samples_per_second") / base,
+                num(s, "test_accuracy"),
+            );
+        }
+    } else {
+        table = format!(
+            "Scaling with the number of modules on {} (MLP of width 256, one layer per module, {method}), batch {}, {} epoch(s)\n\n| modules | simultaneous samples/s | async samples/s | × | mean staleness | accuracy simultaneous | accuracy async |\n|---|---|---|---|---|---|---|\n",
+            args.dataset, args.batch_size, args.epochs
+        );
+        for depth in 1..=4 {
+            let model = format!("mlp:{}", vec!["256"; depth].join(","));
+            let sim_label = format!("{method} simultaneous {depth}");
+            let async_label = format!("{method} async {depth}");
+            let sim = run_config(
+                args,
+                out,
+                &sim_label,
+                &["--method", method, "--schedule", "simultaneous"],
+                &model,
+            )?;
+            let asy = run_config(
+                args,
+                out,
+                &async_label,
+                &["--method", method, "--schedule", "async"],
+                &model,
+            )?;
+            let stale = async_report(out, &async_label)
+                .map(|a| num(&a, "mean_staleness"))
+                .unwrap_or(f64::NAN);
+            table += &format!(
+                "| {depth} | {:.0} | {:.0} | {:.2} | {stale:.2} | {:.4} | {:.4} |\n",
+                num(&sim.summary, "samples_per_second"),
+                num(&asy.summary, "samples_per_second"),
+                num(&asy.summary, "samples_per_second") / num(&sim.summary, "samples_per_second"),
+                num(&sim.summary, "test_accuracy"),
+                num(&asy.summary, "test_accuracy"),
+            );
+        }
+    }
+    table += &format!(
+        "\n{} cores available; the machine may be shared, compare ratios from one invocation.\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    Ok(table)
+}

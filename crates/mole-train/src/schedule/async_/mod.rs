@@ -1,0 +1,361 @@
+//! The `async` schedule: one worker thread per module and one for the head, connected by
+//! bounded buffers of activation batches ([`crate::transport`]). Module k trains on whatever
+//! arrives from module k − 1 while k − 1 keeps learning, and passes its output, computed with
+//! its current weights, on.
+//!
+//! The calling thread is the coordinator: workers send it a copy of their weights at the end of
+//! every epoch; once every worker has finished the epoch it installs them in the session's
+//! network and runs the ordinary end-of-epoch evaluation, metrics and checkpoints
+//! ([`Session::end_epoch`]). The data feeder waits for that before it starts the next epoch, so
+//! evaluation never competes with training for the cores. Then the head trains its extra epochs
+//! on the frozen modules, as in the simultaneous schedule.
+
+mod feeder;
+mod stats;
+mod worker;
+
+pub use stats::{AsyncReport, WorkerStats};
+pub use worker::StepHook;
+
+use super::Schedule;
+use crate::batches::epoch_batches;
+use crate::config::{BufferPolicy, TrainConfig};
+use crate::module::{LocalModule, Stage, make_optimizer};
+use crate::objective::Objective;
+use crate::session::{Session, Trained};
+use crate::stop::stop_requested;
+use crate::transport::local::link;
+use anyhow::{Context, bail};
+use feeder::{FeedEnd, Feeder};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc;
+use worker::{Event, Worker, WorkerError};
+
+/// Trains every module and the head at once, each in its own thread. `hook` (tests only) runs
+/// before every step of every worker.
+#[derive(Default)]
+pub struct AsyncSchedule {
+    /// Called before each step with (worker index, steps so far).
+    pub hook: Option<StepHook>,
+}
+
+/// Whether some module scores its output against the network inputs X.
+fn needs_inputs(objectives: &[&Objective]) -> bool {
+    objectives.iter().any(|o| match o {
+        Objective::Hsic(_) => true,
+        Objective::Mole(m) => m.lambda_x != 0.0,
+        Objective::CrossEntropy => false,
+    })
+}
+
+/// A stand-in with the same weights, left in the session while the original trains in its
+/// worker (its weights are replaced by the worker's snapshots).
+fn twin(m: &LocalModule, cfg: &TrainConfig) -> LocalModule {
+    LocalModule::new(
+        m.name.clone(),
+        m.stage.clone().blocks,
+        m.objective.clone(),
+        make_optimizer(cfg),
+        m.lr,
+    )
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Intra-op threads per worker: the configured number, or the cores shared out (at least 1).
+pub fn threads_per_worker(configured: usize, workers: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / workers.max(1)).max(1)
+}
+
+struct Pending {
+    epoch: usize,
+    parts: Vec<Option<(Stage, u64, f64, u64)>>,
+}
+
+impl Schedule for AsyncSchedule {
+    fn name(&self) -> &'static str {
+        "async"
+    }
+
+    fn run(&self, s: &mut Session<'_>) -> anyhow::Result<()> {
+        let cfg = s.cfg;
+        let data = s.data;
+        let opts = &cfg.async_;
+        let modules = s.net.modules.len();
+        let workers = modules + usize::from(s.net.head.is_some());
+        let threads = threads_per_worker(opts.threads_per_module, workers);
+        let objectives: Vec<&Objective> = s.net.modules.iter().map(|m| &m.objective).collect();
+        let with_inputs = needs_inputs(&objectives);
+        let names: Vec<String> = s
+            .net
+            .modules
+            .iter()
+            .chain(s.net.head.as_ref())
+            .map(|m| m.name.clone())
+            .collect();
+
+        // The originals train in the workers; twins stay in the session for evaluation.
+        let mut learners = Vec::with_capacity(workers);
+        for m in s.net.modules.iter_mut() {
+            let t = twin(m, cfg);
+            learners.push(std::mem::replace(m, t));
+        }
+        if let Some(h) = s.net.head.as_mut() {
+            let t = twin(h, cfg);
+            learners.push(std::mem::replace(h, t));
+        }
+
+        let batches_per_epoch = epoch_batches(data.train.len(), cfg.batch_size, cfg.seed, 1).len();
+        let versions: Vec<AtomicU64> = (0..workers).map(|_| AtomicU64::new(0)).collect();
+        let abort = AtomicBool::new(false);
+        let (event_tx, event_rx) = mpsc::channel::<Event>();
+        let (resume_tx, resume_rx) = mpsc::channel::<()>();
+        let plain = s.plain_device();
+        let mut epochs_done = 0usize;
+        let mut primary: Option<(usize, String)> = None;
+        let mut secondary: Option<(usize, String)> = None;
+        let mut coordinator_error: Option<anyhow::Error> = None;
+
+        let (feed, results) = std::thread::scope(|scope| -> anyhow::Result<_> {
+            // Data costs nothing to produce: the feeder always waits for module 1 (replay would
+            // only drop data), and the buffer policy applies between workers.
+            let (feed_out, mut inbox) = link(BufferPolicy::Block, opts.buffer_size, 1);
+            let feeder = Feeder {
+                data: &data.train,
+                epochs: cfg.epochs,
+                batch_size: cfg.batch_size,
+                seed: cfg.seed,
+                with_inputs,
+                outbox: feed_out,
+                resume: resume_rx,
+                abort: &abort,
+            };
+            let feeder = std::thread::Builder::new()
+                .name("mole-feeder".into())
+                .spawn_scoped(scope, move || feeder.run())
+                .context("starting the data feeder thread")?;
+            let mut handles = Vec::with_capacity(workers);
+            for (index, module) in learners.into_iter().enumerate() {
+                let (outbox, next) = if index + 1 == workers {
+                    (None, None)
+                } else {
+                    let (tx, rx) = link(opts.buffer, opts.buffer_size, opts.max_reuse);
+                    (Some(tx), Some(rx))
+                };
+                let this_inbox = match next {
+                    Some(rx) => std::mem::replace(&mut inbox, rx),
+                    None => std::mem::replace(
+                        &mut inbox,
+                        Box::new(crate::transport::local::block_link(1).1),
+                    ),
+                };
+                let events = event_tx.clone();
+                let worker = Worker {
+                    index,
+                    module,
+                    inbox: this_inbox,
+                    outbox,
+                    events: event_tx.clone(),
+                    versions: &versions,
+                    num_classes: data.train.num_classes,
+                    device: plain.clone(),
+                    hook: self.hook.clone(),
+                };
+                let name = names[index].clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("mole-{}", name.replace(' ', "-")))
+                    .spawn_scoped(scope, move || {
+                        let result = catch_unwind(AssertUnwindSafe(move || {
+                            let pool = rayon::ThreadPoolBuilder::new()
+                                .num_threads(threads)
+                                .thread_name(move |i| format!("mole-w{index}-{i}"))
+                                .build()
+                                .map_err(|e| WorkerError::from(format!("its thread pool: {e}")))?;
+                            pool.install(move || worker.run())
+                        }))
+                        .unwrap_or_else(|payload| {
+                            Err(WorkerError {
+                                message: format!("panicked: {}", panic_message(payload.as_ref())),
+                                secondary: false,
+                            })
+                        });
+                        if let Err(e) = &result {
+                            let _ = events.send(Event::Failed {
+                                index,
+                                error: e.message.clone(),
+                                secondary: e.secondary,
+                            });
+                        }
+                        result
+                    })
+                    .context("starting a worker thread")?;
+                handles.push(handle);
+            }
+            drop(event_tx);
+
+            let mut resume = Some(resume_tx);
+            let mut pending = Pending {
+                epoch: 1,
+                parts: vec![None; workers],
+            };
+            while let Ok(event) = event_rx.recv() {
+                match event {
+                    Event::Snapshot {
+                        index,
+                        epoch,
+                        stage,
+                        steps,
+                        loss,
+                        samples,
+                    } => {
+                        if resume.is_none() {
+                            continue; // failing: no more evaluation
+                        }
+                        debug_assert_eq!(epoch, pending.epoch);
+                        pending.parts[index] = Some((stage, steps, loss, samples));
+                        if pending.parts.iter().any(Option::is_none) {
+                            continue;
+                        }
+                        let parts = std::mem::replace(&mut pending.parts, vec![None; workers]);
+                        for (k, part) in parts.into_iter().enumerate() {
+                            let (stage, steps, loss, samples) = part.expect("complete");
+                            let m = if k < modules {
+                                &mut s.net.modules[k]
+                            } else {
+                                s.net.head.as_mut().expect("head worker")
+                            };
+                            m.stage = stage;
+                            m.steps = steps;
+                            s.record_loss(k, loss);
+                            if k == 0 {
+                                s.samples_seen += samples;
+                            }
+                        }
+                        match s.end_epoch(Trained::All, epoch, cfg.epochs) {
+                            Ok(()) => {
+                                epochs_done = epoch;
+                                pending.epoch = epoch + 1;
+                                if let Some(r) = &resume {
+                                    let _ = r.send(());
+                                }
+                            }
+                            Err(e) => {
+                                coordinator_error = Some(e);
+                                abort.store(true, std::sync::atomic::Ordering::SeqCst);
+                                resume = None;
+                            }
+                        }
+                    }
+                    Event::Failed {
+                        index,
+                        error,
+                        secondary: is_secondary,
+                    } => {
+                        let slot = if is_secondary {
+                            &mut secondary
+                        } else {
+                            &mut primary
+                        };
+                        slot.get_or_insert((index, error));
+                        abort.store(true, std::sync::atomic::Ordering::SeqCst);
+                        resume = None;
+                    }
+                }
+            }
+            drop(resume);
+            let feed = feeder.join().map_err(|p| {
+                anyhow::anyhow!("the data feeder panicked: {}", panic_message(p.as_ref()))
+            })?;
+            let results: Vec<_> = handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|p| {
+                        Err(WorkerError {
+                            message: format!("panicked: {}", panic_message(p.as_ref())),
+                            secondary: false,
+                        })
+                    })
+                })
+                .collect();
+            Ok((feed, results))
+        })?;
+
+        let kept = if epochs_done == 0 {
+            "no epoch finished".to_string()
+        } else {
+            format!(
+                "{} keeps the metrics and checkpoints of epochs 1..={epochs_done}",
+                s.run.path.display()
+            )
+        };
+        if let Some(e) = coordinator_error {
+            return Err(e.context(format!("async schedule stopped ({kept})")));
+        }
+        if let Some((index, error)) = primary.or(secondary) {
+            bail!(
+                "async schedule: the {} worker failed during epoch {}: {error} ({kept})",
+                names[index],
+                epochs_done + 1
+            );
+        }
+        let mut report_workers = Vec::with_capacity(workers);
+        for (k, result) in results.into_iter().enumerate() {
+            let (module, stats) = match result {
+                Ok(r) => r,
+                Err(e) => bail!(
+                    "async schedule: the {} worker failed: {} ({kept})",
+                    names[k],
+                    e.message
+                ),
+            };
+            if k < modules {
+                s.net.modules[k] = module;
+            } else {
+                s.net.head = Some(module);
+            }
+            report_workers.push(stats);
+        }
+        let staleness: Vec<f64> = report_workers
+            .iter()
+            .skip(1)
+            .map(|w| w.mean_staleness)
+            .collect();
+        let report = AsyncReport {
+            transport: "local",
+            buffer: format!("{:?}", opts.buffer).to_lowercase(),
+            buffer_size: opts.buffer_size,
+            max_reuse: opts.max_reuse,
+            threads_per_module: threads,
+            batches_per_epoch: batches_per_epoch as u32,
+            epochs: epochs_done,
+            mean_staleness: if staleness.is_empty() {
+                0.0
+            } else {
+                staleness.iter().sum::<f64>() / staleness.len() as f64
+            },
+            workers: report_workers,
+        };
+        let json = serde_json::to_string_pretty(&report).context("serialising async.json")?;
+        s.run
+            .write("async.json", json.as_bytes())
+            .context("writing async.json")?;
+        if let FeedEnd::Stopped(epoch) = feed.context("the data feeder")? {
+            if stop_requested() {
+                bail!("interrupted during epoch {epoch} ({kept})");
+            }
+            bail!("async schedule: the data feeder stopped during epoch {epoch} ({kept})");
+        }
+        super::head::train_head_on_frozen(s)
+    }
+}
