@@ -72,3 +72,56 @@ fn bad_async_flags_give_one_clear_line() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("async.buffer_size = 0"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_stops_the_async_workers_and_keeps_what_was_written() {
+    let dir = temp_dir("async-ctrl-c").join("run");
+    let mut child = mole()
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:64,64",
+        ])
+        .args([
+            "--schedule",
+            "async",
+            "--epochs",
+            "500",
+            "--batch-size",
+            "128",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until an epoch has been evaluated (the handler is installed before training).
+    let metrics = dir.join("metrics.csv");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 3 {
+        assert!(t0.elapsed().as_secs() < 120, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted during epoch"), "{stderr}");
+    assert!(
+        stderr.contains("keeps the metrics and checkpoints of epochs 1..="),
+        "{stderr}"
+    );
+    // Stopped long before its 500 epochs, with its checkpoints and async.json in place.
+    let rows = std::fs::read_to_string(&metrics).unwrap().lines().count();
+    assert!(rows >= 3 && rows < 1 + 3 * 500, "{rows}");
+    assert!(dir.join("weights/module_1.safetensors").is_file());
+    assert!(dir.join("async.json").is_file());
+    assert!(!dir.join("summary.json").exists());
+}
