@@ -18,7 +18,8 @@ pub struct TrainArgs {
     /// Folder of the named datasets [default: ../shared/datasets if present, else ./data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Model spec, e.g. mlp:256,256,256.
+    /// Model spec: mlp:256,256,256; cnn:32,64 (3x3 conv + 2x2 max-pool per entry); resconv
+    /// (the HSIC paper's ResConv; resconv:C,N,D); seq:conv(32,k=5),maxpool(2),res(k=3),dense(128).
     #[arg(long)]
     pub model: Option<String>,
     /// Layers per module, e.g. 1,2 (default: one layer per module).
@@ -84,6 +85,26 @@ pub struct TrainArgs {
     /// σ of the HSIC bottleneck's dimension-scaled kernel.
     #[arg(long)]
     pub sigma: Option<f64>,
+    /// HSIC σ-combined network: one network per σ, outputs averaged under one format layer
+    /// (e.g. 1,5,10; needs --method hsic).
+    #[arg(long, value_delimiter = ',')]
+    pub sigmas: Option<Vec<f64>>,
+    /// Build conv modules' Gram matrices from globally average-pooled maps (MOLE and HSIC):
+    /// true or false.
+    #[arg(long)]
+    pub pooled: Option<bool>,
+    /// Train on a seeded class-balanced subset of this many training samples.
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Evaluate on a seeded class-balanced subset of this many test samples.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
+    /// Random-crop augmentation of training images: zero padding in pixels (0 = off).
+    #[arg(long)]
+    pub augment_crop: Option<usize>,
+    /// Random horizontal-flip augmentation of training images: true or false.
+    #[arg(long)]
+    pub augment_flip: Option<bool>,
     /// Run directory [default: runs/<timestamp>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -138,6 +159,25 @@ impl TrainArgs {
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
              sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma);
+        if let Some(v) = &self.sigmas {
+            c.hsic.sigmas = v.clone();
+        }
+        if let Some(p) = self.pooled {
+            c.mole.pooled = p;
+            c.hsic.pooled = p;
+        }
+        if let Some(v) = self.augment_crop {
+            c.augment.crop = v;
+        }
+        if let Some(v) = self.augment_flip {
+            c.augment.flip = v;
+        }
+        if self.train_samples.is_some() {
+            c.train_samples = self.train_samples;
+        }
+        if self.test_samples.is_some() {
+            c.test_samples = self.test_samples;
+        }
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }

@@ -2,6 +2,7 @@
 //! seeded stratified splits and standardisation. Plain data, no tensors: the training crate turns
 //! batches into tensors.
 
+pub mod augment;
 pub mod cifar;
 pub mod csv;
 pub mod dataset;

@@ -8,7 +8,7 @@
 use crate::csv::{HeaderMode, read_labelled_csv};
 use crate::error::{DataError, Result};
 use crate::idx::read_idx_images;
-use crate::split::{Standardizer, stratified_split};
+use crate::split::{Standardizer, channel_statistics, normalize_channels, stratified_split};
 use crate::{Dataset, Split};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,8 @@ pub struct DataOptions {
     /// Seed of the split.
     pub seed: u64,
     /// Standardise features with training-set statistics; `None` means the dataset's default
-    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]).
+    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]). Images are
+    /// normalised per channel, `x' = (x − μ_c) / σ_c`, not per pixel.
     pub standardize: Option<bool>,
     /// Header handling for `csv:PATH`.
     pub header: HeaderMode,
@@ -114,9 +115,16 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
     };
     let mut split = split;
     if opts.standardize.unwrap_or(standardize_default) {
-        let s = Standardizer::fit(&split.train);
-        s.apply(&mut split.train);
-        s.apply(&mut split.test);
+        if matches!(split.train.shape, crate::SampleShape::Image { .. }) {
+            // Images: one mean and standard deviation per channel (training statistics).
+            let (mean, std) = channel_statistics(&split.train);
+            normalize_channels(&mut split.train, &mean, &std);
+            normalize_channels(&mut split.test, &mean, &std);
+        } else {
+            let s = Standardizer::fit(&split.train);
+            s.apply(&mut split.train);
+            s.apply(&mut split.test);
+        }
     }
     Ok(split)
 }

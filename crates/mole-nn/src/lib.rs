@@ -3,12 +3,20 @@
 
 pub mod activation;
 pub mod block;
+pub mod conv;
 pub mod dense;
+pub mod ensemble;
 pub mod features;
+pub mod pool;
+pub mod residual;
 pub mod spec;
 
 pub use activation::Activation;
 pub use block::Block;
+pub use conv::{ConvBlock, ConvConfig};
 pub use dense::{DenseBlock, DenseConfig, freeze_affine};
+pub use ensemble::{Branch, EnsembleBlock};
 pub use features::Features;
+pub use pool::Pool;
+pub use residual::{ResidualBlock, ResidualConfig};
 pub use spec::{BuildOptions, LayerSpec, ModelSpec, SpecError};

@@ -109,6 +109,24 @@ impl Default for HsicSettings {
     }
 }
 
+/// Seeded training-time augmentation of image batches (the test set is never augmented).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentSettings {
+    /// Random crop: pad every side with this many zeros, then cut a window of the original
+    /// size at a random offset (0 = off; 4 is the usual choice for CIFAR-10).
+    pub crop: usize,
+    /// Random horizontal flip with probability 1/2.
+    pub flip: bool,
+}
+
+impl AugmentSettings {
+    /// True when any augmentation is on.
+    pub fn enabled(&self) -> bool {
+        self.crop > 0 || self.flip
+    }
+}
+
 /// Everything a training run needs. Every field has a default; a config file sets some, flags
 /// override them.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -162,6 +180,12 @@ pub struct TrainConfig {
     pub cache_mib: usize,
     /// Run directory; default `runs/<timestamp>`.
     pub out: Option<PathBuf>,
+    /// Train on a seeded class-balanced subset of this many training samples (all when unset).
+    pub train_samples: Option<usize>,
+    /// Evaluate on a seeded class-balanced subset of this many test samples (all when unset).
+    pub test_samples: Option<usize>,
+    /// Training-time augmentation of images.
+    pub augment: AugmentSettings,
     /// MOLE objective settings.
     pub mole: MoleSettings,
     /// HSIC objective settings.
@@ -195,6 +219,9 @@ impl Default for TrainConfig {
             embedding_samples: 1000,
             cache_mib: 2048,
             out: None,
+            train_samples: None,
+            test_samples: None,
+            augment: AugmentSettings::default(),
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
         }
@@ -308,6 +335,23 @@ impl TrainConfig {
         }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
+        }
+        if self.train_samples == Some(0) || self.test_samples == Some(0) {
+            return bad("train_samples and test_samples must be positive".into());
+        }
+        if self
+            .hsic
+            .sigmas
+            .iter()
+            .any(|s| !(*s > 0.0 && s.is_finite()))
+        {
+            return bad(format!(
+                "hsic.sigmas = {:?} (every sigma must be positive)",
+                self.hsic.sigmas
+            ));
+        }
+        if !self.hsic.sigmas.is_empty() && self.method != Method::Hsic {
+            return bad("hsic.sigmas (the sigma-combined network) needs method = \"hsic\"".into());
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
             return bad(format!(

@@ -4,7 +4,10 @@ use crate::config::{Method, TrainConfig};
 use crate::module::{LocalModule, make_optimizer};
 use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError};
 use burn::tensor::{Device, Tensor};
-use mole_nn::{Activation, Block, BuildOptions, DenseConfig, Features, ModelSpec, SpecError};
+use mole_nn::{
+    Activation, Block, Branch, BuildOptions, DenseConfig, EnsembleBlock, Features, ModelSpec,
+    SpecError,
+};
 
 /// Modules in order, then the head (a linear classifier trained with cross-entropy on the
 /// detached output of the last module). For backprop there is a single module holding every
@@ -136,6 +139,46 @@ impl Network {
             head: Some(head),
             output_shapes,
         })
+    }
+
+    /// The σ-combined network: one frozen module holding the trained `branches` (their outputs,
+    /// of row shape `shape`, averaged) and a fresh head on top, the only part left to train.
+    pub fn combined(
+        cfg: &TrainConfig,
+        branches: Vec<Branch>,
+        shape: Vec<usize>,
+        num_classes: usize,
+        device: &Device,
+    ) -> Network {
+        let width = shape.iter().product();
+        let ensemble = LocalModule::new(
+            "sigma-combined",
+            vec![Block::Ensemble(EnsembleBlock { branches })],
+            Objective::Hsic(HsicObjective::from_settings(&cfg.hsic, cfg.hsic.sigma)),
+            make_optimizer(cfg),
+            cfg.lr(),
+        );
+        let head = LocalModule::new(
+            "head",
+            vec![Block::Dense(
+                DenseConfig {
+                    d_input: width,
+                    d_output: num_classes,
+                    batch_norm: false,
+                    affine: false,
+                    activation: Activation::Identity,
+                }
+                .init(device),
+            )],
+            Objective::CrossEntropy,
+            make_optimizer(cfg),
+            cfg.head_lr(),
+        );
+        Network {
+            modules: vec![ensemble],
+            head: Some(head),
+            output_shapes: vec![shape],
+        }
     }
 
     /// Forward through modules `0..k` (inference).

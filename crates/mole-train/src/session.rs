@@ -51,6 +51,8 @@ pub struct Session<'a> {
     bar: Option<ProgressBar>,
     /// Last measured head accuracies (train probe, test).
     pub last_accuracy: (f64, f64),
+    /// Epochs begun so far; the augmentation round of the batches drawn now.
+    round: u64,
 }
 
 impl<'a> Session<'a> {
@@ -101,6 +103,7 @@ impl<'a> Session<'a> {
             quiet,
             bar: None,
             last_accuracy: (f64::NAN, f64::NAN),
+            round: 0,
         })
     }
 
@@ -109,9 +112,22 @@ impl<'a> Session<'a> {
         self.device.clone().without_autodiff_device()
     }
 
+    /// Training rows `idx` as tensors, augmented (when configured) with this epoch's draws, so
+    /// that [`Session::input`] and [`Session::target`] see the same images.
+    fn rows(&self, idx: &[usize]) -> Features {
+        batches::augmented_features(
+            &self.data.train,
+            idx,
+            &self.plain_device(),
+            &self.cfg.augment,
+            self.cfg.seed,
+            self.round,
+        )
+    }
+
     /// The objective's target for training rows `idx`.
     pub fn target(&self, idx: &[usize]) -> Target {
-        let x = batches::features(&self.data.train, idx, &self.plain_device());
+        let x = self.rows(idx);
         Target {
             x: x.flat(),
             labels: batches::labels(&self.data.train, idx),
@@ -121,7 +137,7 @@ impl<'a> Session<'a> {
 
     /// Training rows `idx` as network input.
     pub fn input(&self, idx: &[usize]) -> Features {
-        batches::features(&self.data.train, idx, &self.plain_device())
+        self.rows(idx)
     }
 
     /// Records the loss of module `k` (the head is `modules.len()`) for the epoch's mean.
@@ -140,6 +156,7 @@ impl<'a> Session<'a> {
 
     /// Starts the progress display for an epoch of `batches` steps.
     pub fn begin_epoch(&mut self, what: &str, epoch: usize, epochs: usize, batches: usize) {
+        self.round += 1;
         if self.quiet || !std::io::stderr().is_terminal() {
             return;
         }
@@ -256,6 +273,11 @@ impl<'a> Session<'a> {
         self.checkpoint(trained)?;
         self.eval_seconds += t0.elapsed().as_secs_f64();
         Ok(())
+    }
+
+    /// The trained network, once the schedule is done.
+    pub fn into_network(self) -> Network {
+        self.net
     }
 
     /// Writes the weights of what was trained to `weights/` (atomically).
