@@ -66,8 +66,9 @@ pub struct TrainArgs {
     /// Weight of I(T;Y) (MOLE).
     #[arg(long)]
     pub lambda_y: Option<f64>,
-    /// Weight of I(T;X) (MOLE; > 0 makes modules encoder-like).
-    #[arg(long)]
+    /// Weight of I(T;X) (MOLE; > 0 keeps input information, "encoder-like"; < 0 compresses,
+    /// as in the information bottleneck).
+    #[arg(long, allow_negative_numbers = true)]
     pub lambda_x: Option<f64>,
     /// Kernel width rule on module outputs (MOLE): a number, scaled:S, silverman, median, knn[:k].
     #[arg(long)]

@@ -65,7 +65,7 @@ pub struct MoleSettings {
 impl Default for MoleSettings {
     fn default() -> Self {
         MoleSettings {
-            alpha: 2.0,
+            alpha: 1.01,
             lambda_y: 1.0,
             lambda_x: 0.0,
             sigma_t: "scaled:0.5".into(),
@@ -244,7 +244,7 @@ impl TrainConfig {
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             ConfigError::Parse {
                 path: PathBuf::from("<config>"),
                 message: match line {
