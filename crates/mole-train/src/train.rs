@@ -164,11 +164,10 @@ pub fn train(
         .map(|(k, m)| {
             let last = metrics
                 .lines()
-                .filter(|l| {
+                .rfind(|l| {
                     let c: Vec<&str> = l.split(',').collect();
                     c.len() > 2 && c[1] == "module" && c[2] == (k + 1).to_string()
                 })
-                .next_back()
                 .map(|l| {
                     l.split(',')
                         .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
