@@ -1,6 +1,8 @@
 //! `mole`: train networks module by module with local information-theoretic objectives.
 
+mod compare_cmd;
 mod measure;
+mod report_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,10 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
     /// Measure entropy, mutual information and HSIC between column groups of a CSV file.
     Measure(measure::MeasureArgs),
+    /// Pictures (t-SNE, information plane, learning curves) and report.html from a run directory.
+    Report(report_cmd::ReportArgs),
+    /// One table and one accuracy/time chart comparing several run directories.
+    Compare(compare_cmd::CompareArgs),
 }
 
 /// Exit code for bad input (files, configs, specs); other failures exit with 1.
@@ -33,6 +39,8 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             || c.is::<mole_nn::SpecError>()
             || c.is::<mole_train::run::RunDirError>()
             || c.is::<measure::InputError>()
+            || c.downcast_ref::<mole_report::ReportError>()
+                .is_some_and(|r| r.is_bad_input())
     })
 }
 
@@ -48,6 +56,8 @@ fn main() {
     let result = match &cli.command {
         Command::Train(a) => train_cmd::run(a, no_arguments),
         Command::Measure(a) => measure::run(a),
+        Command::Report(a) => report_cmd::run(a),
+        Command::Compare(a) => compare_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
