@@ -271,6 +271,9 @@ fn page(
                 ("train_seconds", serde_json::Value::Number(n)) => {
                     format!("{:.2} s", n.as_f64().unwrap_or(0.0))
                 }
+                (_, serde_json::Value::Number(n)) if n.is_f64() => {
+                    format!("{:.3}", n.as_f64().unwrap_or(0.0))
+                }
                 (_, serde_json::Value::String(s)) => s.clone(),
                 (_, serde_json::Value::Null) => "–".into(),
                 (_, v) => v.to_string(),

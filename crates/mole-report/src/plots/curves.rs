@@ -95,6 +95,14 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> R
         .label_style((FONT_FAMILY, 14))
         .light_line_style(RGBColor(235, 235, 235))
         .x_labels(8)
+        // Epochs are whole numbers: no ticks at 1.5.
+        .x_label_formatter(&|x| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_labels(7)
         .draw()
         .s()?;
