@@ -71,7 +71,8 @@ pub fn tsne_2d(m: &Matrix, opts: &TsneOptions) -> Result<Tsne2d, ReportError> {
             "t-SNE needs at least 4 points, the sample has {n}"
         )));
     }
-    if !(opts.theta > 0.0) || !(opts.perplexity > 0.0) || opts.epochs == 0 {
+    let positive = |v: f32| v.is_finite() && v > 0.0;
+    if !positive(opts.theta) || !positive(opts.perplexity) || opts.epochs == 0 {
         return Err(ReportError::Options(format!(
             "t-SNE needs theta > 0, perplexity > 0 and epochs > 0 (got {}, {}, {})",
             opts.theta, opts.perplexity, opts.epochs

@@ -115,7 +115,7 @@ pub fn color(i: usize, n: usize) -> RGBColor {
         return RGBColor(r, g, b);
     }
     let h = i as f64 / n as f64;
-    let hsl = HSLColor(h, 0.75, if i % 2 == 0 { 0.45 } else { 0.6 });
+    let hsl = HSLColor(h, 0.75, if i.is_multiple_of(2) { 0.45 } else { 0.6 });
     let (r, g, b) = hsl.rgb();
     RGBColor(r, g, b)
 }
