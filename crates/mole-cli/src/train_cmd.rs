@@ -95,6 +95,11 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Write the report (pictures and report.html, as `mole report`) into each run directory.
+    #[arg(long)]
+    pub report: bool,
+    #[command(flatten)]
+    pub tsne: crate::report_cmd::TsneArgs,
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -187,7 +192,11 @@ pub fn default_run_dir(suffix: &str) -> PathBuf {
     ))
 }
 
-fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::Result<Summary> {
+fn run_one(
+    cfg: &TrainConfig,
+    data: &mole_data::Split,
+    quiet: bool,
+) -> anyhow::Result<(Summary, PathBuf)> {
     let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
     let mut run = RunDir::create(&dir)?;
     if !quiet {
@@ -204,7 +213,7 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
     }
     let summary = mole_train::train(cfg, data, &mut run, quiet)
         .with_context(|| format!("run {}", dir.display()))?;
-    Ok(summary)
+    Ok((summary, dir))
 }
 
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
@@ -212,8 +221,7 @@ pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     let data = mole_train::train::load_data(&cfg)?;
     mole_train::train::check(&cfg, &data)?;
-    let summary = run_one(&cfg, &data, args.quiet)?;
-    let mut rows = vec![summary];
+    let mut rows = vec![run_one(&cfg, &data, args.quiet)?];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp {
         let mut bp = cfg.clone();
         bp.method = Method::Bp;
@@ -226,7 +234,7 @@ pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     }
     println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");
-    for s in &rows {
+    for (s, _) in &rows {
         println!(
             "| {} | {} | {:.4} | {:.1} | {:.0} | {:.0} |",
             s.method,
@@ -236,6 +244,11 @@ pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
             s.samples_per_second,
             s.peak_rss_bytes as f64 / (1 << 20) as f64
         );
+    }
+    if args.report {
+        for (_, dir) in &rows {
+            crate::report_cmd::report_dir(dir, &args.tsne.options(), args.quiet)?;
+        }
     }
     Ok(())
 }
