@@ -198,7 +198,8 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
             dir.display()
         );
     }
-    let summary = mole_train::train(cfg, data, &mut run, quiet).with_context(|| format!("run {}", dir.display()))?;
+    let summary = mole_train::train(cfg, data, &mut run, quiet)
+        .with_context(|| format!("run {}", dir.display()))?;
     Ok(summary)
 }
 

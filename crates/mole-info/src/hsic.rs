@@ -45,7 +45,11 @@ pub fn center(k: Tensor<2>, centering: Centering) -> Tensor<2> {
 /// # Panics
 /// If the shapes differ or `m < 2`.
 pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
-    assert_eq!(kx.dims(), ky.dims(), "hsic needs Gram matrices of the same shape");
+    assert_eq!(
+        kx.dims(),
+        ky.dims(),
+        "hsic needs Gram matrices of the same shape"
+    );
     let [m, _] = kx.dims();
     assert!(m >= 2, "hsic needs at least two samples");
     let kxc = center(kx, Centering::Both);
@@ -89,7 +93,11 @@ fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
 /// # Panics
 /// If the shapes differ, the matrices are not square, or ε is not finite and > 0.
 pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -> Tensor<1> {
-    assert_eq!(kx.dims(), ky.dims(), "nhsic needs Gram matrices of the same shape");
+    assert_eq!(
+        kx.dims(),
+        ky.dims(),
+        "nhsic needs Gram matrices of the same shape"
+    );
     let [m, n] = kx.dims();
     assert_eq!(m, n, "nhsic needs square Gram matrices");
     assert!(
