@@ -57,6 +57,11 @@ pub struct MoleSettings {
     pub normalized: bool,
     /// Build conv modules' Gram matrices from globally average-pooled maps.
     pub pooled: bool,
+    /// Graph data: what a module's output is scored against: "label" (I(T;Y)),
+    /// "label+input" (the joint I(T;{Y,X}) with X the node's input features, pooled per graph
+    /// for graph-level tasks) or "label+aggregate" (X the GCN-normalised neighbourhood
+    /// aggregate of the input features, `D^-1/2 (A+I) D^-1/2 X`).
+    pub joint_target: String,
 }
 
 impl Default for MoleSettings {
@@ -70,6 +75,7 @@ impl Default for MoleSettings {
             label_kernel: "delta".into(),
             normalized: false,
             pooled: false,
+            joint_target: "label".into(),
         }
     }
 }
@@ -158,6 +164,12 @@ pub struct TrainConfig {
     pub cache_mib: usize,
     /// Run directory; default `runs/<timestamp>`.
     pub out: Option<PathBuf>,
+    /// Dropout probability on the input of every GNN layer.
+    pub dropout: f64,
+    /// Graph-level tasks: how node rows are pooled per graph ("sum", "mean", "max").
+    pub readout: String,
+    /// Graph-level tasks: folds of the stratified cross-validation (at least 2).
+    pub folds: usize,
     /// MOLE objective settings.
     pub mole: MoleSettings,
     /// HSIC objective settings.
@@ -191,6 +203,9 @@ impl Default for TrainConfig {
             embedding_samples: 1000,
             cache_mib: 2048,
             out: None,
+            dropout: 0.0,
+            readout: "mean".into(),
+            folds: 10,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
         }
@@ -304,6 +319,21 @@ impl TrainConfig {
         }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout = {} (must be in [0, 1))", self.dropout));
+        }
+        if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
+            return bad(format!("readout: {e}"));
+        }
+        if self.folds < 2 {
+            return bad(format!("folds = {} (needs at least 2)", self.folds));
+        }
+        if !["label", "label+input", "label+aggregate"].contains(&self.mole.joint_target.as_str()) {
+            return bad(format!(
+                "mole.joint_target = '{}' (label, label+input or label+aggregate)",
+                self.mole.joint_target
+            ));
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
             return bad(format!(
