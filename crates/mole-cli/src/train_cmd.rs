@@ -97,6 +97,12 @@ pub struct TrainArgs {
     /// Graph-level tasks: folds of the stratified cross-validation.
     #[arg(long)]
     pub folds: Option<usize>,
+    /// Graph data: evaluate every N epochs (and at the last epoch of each stage).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Batch normalisation in every block (true/false).
+    #[arg(long)]
+    pub batch_norm: Option<bool>,
     /// Graph data, MOLE: label, label+input or label+aggregate (the joint target I(T;{Y,X})).
     #[arg(long)]
     pub joint_target: Option<String>,
@@ -152,7 +158,8 @@ impl TrainArgs {
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
              sigma_x => mole.sigma_x, beta => hsic.beta, sigma => hsic.sigma,
              weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds,
-             joint_target => mole.joint_target);
+             joint_target => mole.joint_target, eval_every => eval_every,
+             batch_norm => batch_norm);
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }

@@ -19,23 +19,67 @@ fn train(dir: &Path, args: &[&str]) -> serde_json::Value {
 #[test]
 fn cora_gcn_bp_and_mole_beat_their_floors() {
     let dir = temp_dir("cora");
+    // The GCN recipe: two propagations, no batch norm, dropout 0.5, weight decay 5e-4.
+    // Measured (seed 0): BP 0.792 after 200 epochs; MOLE (batch norm on: without it the MOLE
+    // modules collapse to constant outputs) 0.665.
+    let recipe = [
+        "--dataset",
+        "cora",
+        "--model",
+        "gcn:64,64",
+        "--lr",
+        "0.01",
+        "--dropout",
+        "0.5",
+        "--weight-decay",
+        "5e-4",
+        "--eval-every",
+        "50",
+    ];
     let bp = train(
         &dir.join("bp"),
-        &["--dataset", "cora", "--model", "gcn:64", "--method", "bp", "--epochs", "60", "--lr", "0.01", "--dropout", "0.5", "--weight-decay", "5e-4"],
+        &[
+            &recipe[..],
+            &["--method", "bp", "--epochs", "200", "--batch-norm", "false"],
+        ]
+        .concat(),
     );
     let acc = bp["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.70, "BP GCN on Cora: {acc}");
+    assert!(acc >= 0.75, "BP GCN on Cora: {acc}");
     assert_eq!(bp["train_samples"], 140); // 20 labelled nodes per class
     assert_eq!(bp["test_samples"], 1000);
     assert!(bp["seconds_per_epoch"].as_f64().unwrap() > 0.0);
+    // Evaluated at epochs 50 and 100 only.
+    let rows = std::fs::read_to_string(dir.join("bp/metrics.csv"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(rows, 1 + 4 * 2, "header + 4 evaluations x 2 layers");
+    let shapes = safetensors_shapes(&dir.join("bp/embeddings.safetensors"));
+    assert_eq!(shapes["input"], serde_json::json!([1000, 1433]));
+    assert_eq!(shapes["logits"], serde_json::json!([1000, 7]));
+    assert_eq!(shapes["labels"], serde_json::json!([1000]));
     let mole = train(
         &dir.join("mole"),
-        &["--dataset", "cora", "--model", "gcn:64", "--epochs", "40", "--head-epochs", "60", "--lr", "0.01", "--dropout", "0.5"],
+        &[
+            &recipe[..],
+            &[
+                "--epochs",
+                "50",
+                "--head-epochs",
+                "100",
+                "--batch-norm",
+                "true",
+            ],
+        ]
+        .concat(),
     );
     let acc = mole["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.65, "MOLE GCN on Cora: {acc}");
+    assert!(acc >= 0.60, "MOLE GCN on Cora: {acc}");
     assert!(mole["modules"][0]["i_ty"].as_f64().unwrap() > 0.5, "{mole}");
-    assert!(dir.join("mole/weights/module_1.safetensors").is_file());
+    assert!(dir.join("mole/weights/module_2.safetensors").is_file());
+    let shapes = safetensors_shapes(&dir.join("mole/embeddings.safetensors"));
+    assert_eq!(shapes["module_2"], serde_json::json!([1000, 64]));
 }
 
 #[test]
@@ -43,10 +87,30 @@ fn mutag_gin_cross_validation_reports_mean_and_std() {
     let dir = temp_dir("mutag");
     let s = train(
         &dir.join("cv"),
-        &["--dataset", "mutag", "--model", "gin:32,32", "--method", "bp", "--epochs", "30", "--batch-size", "32", "--readout", "sum", "--folds", "3", "--lr", "0.01"],
+        &[
+            "--dataset",
+            "mutag",
+            "--model",
+            "gin:32,32",
+            "--method",
+            "bp",
+            "--epochs",
+            "30",
+            "--batch-size",
+            "32",
+            "--readout",
+            "sum",
+            "--folds",
+            "3",
+            "--lr",
+            "0.01",
+        ],
     );
     let acc = s["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.70, "BP GIN on MUTAG, 3-fold: {acc}");
+    assert!(
+        acc >= 0.76,
+        "BP GIN on MUTAG, 3-fold (measured 0.829): {acc}"
+    );
     assert!(s["test_accuracy_std"].as_f64().unwrap() >= 0.0);
     let folds = s["fold_test_accuracies"].as_array().unwrap();
     assert_eq!(folds.len(), 3);
@@ -59,15 +123,59 @@ fn mutag_gin_cross_validation_reports_mean_and_std() {
     let tu = format!("tu:{}", datasets().join("tu/MUTAG").display());
     let s = train(
         &dir.join("mole"),
-        &["--dataset", &tu, "--model", "sage:32", "--epochs", "10", "--head-epochs", "20", "--batch-size", "32", "--readout", "max", "--folds", "2", "--joint-target", "label+input", "--lr", "0.01"],
+        &[
+            "--dataset",
+            &tu,
+            "--model",
+            "sage:32",
+            "--epochs",
+            "10",
+            "--head-epochs",
+            "20",
+            "--batch-size",
+            "32",
+            "--readout",
+            "max",
+            "--folds",
+            "2",
+            "--joint-target",
+            "label+input",
+            "--lr",
+            "0.01",
+        ],
     );
     let acc = s["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.66, "MOLE SAGE on MUTAG: {acc}");
+    assert!(
+        acc >= 0.70,
+        "MOLE SAGE on MUTAG (measured 0.745; majority class 0.665): {acc}"
+    );
+}
+
+/// Tensor name → shape from the JSON header of a safetensors file.
+fn safetensors_shapes(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let bytes = std::fs::read(path).expect("embeddings written");
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .map(|(k, v)| (k.clone(), v["shape"].clone()))
+        .collect()
 }
 
 fn bad(dir: &Path, dataset: &str, needle: &[&str]) {
     let out = run(mole()
-        .args(["train", "--quiet", "--dataset", dataset, "--model", "gcn:8", "--out"])
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            dataset,
+            "--model",
+            "gcn:8",
+            "--out",
+        ])
         .arg(dir.join("run")));
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -96,12 +204,20 @@ fn malformed_graph_files_exit_2_naming_file_and_line() {
     write("A", "1, 2\n2, 1\n");
     write("graph_indicator", "1\n1\n2\n");
     write("graph_labels", "1\n-1\n-1\n");
-    bad(&dir, &name, &["T_graph_labels.txt", "3 lines, but there are 2 graphs"]);
+    bad(
+        &dir,
+        &name,
+        &["T_graph_labels.txt", "3 lines, but there are 2 graphs"],
+    );
     write("graph_labels", "1\n-1\n");
     write("graph_indicator", "1\n2\n1\n");
     bad(&dir, &name, &["T_graph_indicator.txt:3", "sorted"]);
     write("graph_indicator", "1\n1\n3\n");
-    bad(&dir, &name, &["T_graph_indicator.txt:3", "graph 2 would be empty"]);
+    bad(
+        &dir,
+        &name,
+        &["T_graph_indicator.txt:3", "graph 2 would be empty"],
+    );
     write("graph_indicator", "1\n1\n2\n");
     write("A", "1, 7\n");
     bad(&dir, &name, &["T_A.txt:1", "unknown node id 7"]);
@@ -109,7 +225,17 @@ fn malformed_graph_files_exit_2_naming_file_and_line() {
     write("node_attributes", "0.5, 1\n2\n1, 1\n");
     bad(&dir, &name, &["T_node_attributes.txt:2", "1 attributes"]);
     // A GNN model on data without a graph is a bad-input error too.
-    let out = run(mole().args(["train", "--quiet", "--dataset", "digits", "--model", "gcn:8", "--out"]).arg(dir.join("r")));
+    let out = run(mole()
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "digits",
+            "--model",
+            "gcn:8",
+            "--out",
+        ])
+        .arg(dir.join("r")));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("need a graph dataset"));
 }
@@ -147,7 +273,22 @@ fn isolated_nodes_and_one_node_graphs_train() {
     for method in ["bp", "mole"] {
         let s = train(
             &dir.join(method),
-            &["--dataset", &name, "--model", "gcn:4", "--method", method, "--epochs", "2", "--head-epochs", "2", "--batch-size", "4", "--folds", "2"],
+            &[
+                "--dataset",
+                &name,
+                "--model",
+                "gcn:4",
+                "--method",
+                method,
+                "--epochs",
+                "2",
+                "--head-epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--folds",
+                "2",
+            ],
         );
         assert!(s["test_accuracy"].as_f64().unwrap().is_finite());
     }

@@ -170,6 +170,9 @@ pub struct TrainConfig {
     pub readout: String,
     /// Graph-level tasks: folds of the stratified cross-validation (at least 2).
     pub folds: usize,
+    /// Graph data: evaluate (accuracy, dependence measures, a metrics row) every this many
+    /// epochs and at the last epoch of every module and the head (at least 1).
+    pub eval_every: usize,
     /// MOLE objective settings.
     pub mole: MoleSettings,
     /// HSIC objective settings.
@@ -206,6 +209,7 @@ impl Default for TrainConfig {
             dropout: 0.0,
             readout: "mean".into(),
             folds: 10,
+            eval_every: 1,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
         }
@@ -325,6 +329,9 @@ impl TrainConfig {
         }
         if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
             return bad(format!("readout: {e}"));
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every = 0 (needs at least 1)".into());
         }
         if self.folds < 2 {
             return bad(format!("folds = {} (needs at least 2)", self.folds));

@@ -85,6 +85,11 @@ impl State<'_> {
     }
 
     fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
+        // Between evaluations the losses keep accumulating: a row's loss is the mean since the
+        // last row.
+        if epoch != epochs && epoch % self.cfg.eval_every.max(1) != 0 {
+            return Ok(());
+        }
         let t0 = Instant::now();
         let k_modules = self.net.modules.len();
         let (train_acc, test_acc) = if self.head_trained {
@@ -290,6 +295,73 @@ fn eval_batch(cfg: &TrainConfig, test: &GraphStep, device: &Device) -> anyhow::R
     ))
 }
 
+/// Writes `embeddings.safetensors` (same tensors as the vector path: `input`, `module_<k>`,
+/// `logits`, `labels`), one row per test node or per pooled test graph, at most
+/// `embedding_samples` rows.
+fn write_embeddings(
+    cfg: &TrainConfig,
+    net: &Network,
+    test: &GraphStep,
+    run: &mut RunDir,
+) -> anyhow::Result<()> {
+    let Some(view) = &test.module_target.view else {
+        return Ok(());
+    };
+    let nodes = test.input.clone().flat().dims()[0];
+    let keep = cfg.embedding_samples.min(test.head_target.labels.len());
+    if keep == 0 {
+        return Ok(());
+    }
+    // Node rows are selected (node level) or pooled per graph (graph level); a backprop
+    // module that ends in the readout already has one row per graph.
+    let rows = |t: burn::tensor::Tensor<2>| -> (Vec<usize>, Vec<f32>) {
+        let t = if t.dims()[0] == nodes {
+            view.apply(t)
+        } else {
+            t
+        };
+        let (mut shape, mut values) = crate::batches::to_host(t);
+        values.truncate(keep * shape[1]);
+        shape[0] = keep;
+        (shape, values)
+    };
+    let mut tensors = Vec::new();
+    let (s, v) = rows(test.input.clone().flat());
+    tensors.push(("input".to_string(), s, v));
+    let mut h = test.input.clone();
+    for (k, m) in net.modules.iter().enumerate() {
+        h = m.forward_graph(h, Some(&test.graph));
+        let (s, v) = rows(h.clone().flat());
+        tensors.push((format!("module_{}", k + 1), s, v));
+    }
+    let logits = net.predict_graph(test.input.clone(), Some(&test.graph));
+    let logits = match &test.head_target.view {
+        Some(v) => v.apply(logits),
+        None => logits,
+    };
+    let (mut s, mut v) = crate::batches::to_host(logits);
+    v.truncate(keep * s[1]);
+    s[0] = keep;
+    tensors.push(("logits".to_string(), s, v));
+    tensors.push((
+        "labels".to_string(),
+        vec![keep],
+        test.head_target.labels[..keep]
+            .iter()
+            .map(|&l| l as f32)
+            .collect(),
+    ));
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("dataset".into(), cfg.dataset.clone());
+    meta.insert("method".into(), format!("{:?}", cfg.method).to_lowercase());
+    run.write(
+        "embeddings.safetensors",
+        &crate::run::to_safetensors(&tensors, meta),
+    )
+    .context("writing embeddings.safetensors")?;
+    Ok(())
+}
+
 /// Trains `net` on `source` as `cfg` says, writing metrics and weights into `run`.
 pub fn train_on_graph(
     cfg: &TrainConfig,
@@ -338,6 +410,7 @@ pub fn train_on_graph(
         ScheduleKind::Simultaneous => st.simultaneous()?,
     };
     let train_seconds = st.start.elapsed().as_secs_f64() - st.eval_seconds;
+    write_embeddings(cfg, &st.net, &st.test, st.run)?;
     let per_epoch = source.sizes().0 as u64;
     Ok(GraphRun {
         test_accuracy: st.last.1,
