@@ -12,7 +12,8 @@ pub struct TrainArgs {
     /// TOML config file (every key optional; flags override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH.
+    /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH;
+    /// graphs: cora, mutag, linqs:DIR/NAME, tu:DIR.
     #[arg(long)]
     pub dataset: Option<String>,
     /// Folder of the named datasets [default: ../shared/datasets if present, else ./data].
@@ -88,6 +89,27 @@ pub struct TrainArgs {
     /// Run directory [default: runs/<timestamp>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// L2 weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Dropout probability on the input of every GNN layer.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Graph-level tasks: readout of node rows per graph (sum, mean, max).
+    #[arg(long)]
+    pub readout: Option<String>,
+    /// Graph-level tasks: folds of the stratified cross-validation.
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Graph data: evaluate every N epochs (and at the last epoch of each stage).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Batch normalisation in every block (true/false).
+    #[arg(long)]
+    pub batch_norm: Option<bool>,
+    /// Graph data, MOLE: label, label+input or label+aggregate (the joint target I(T;{Y,X})).
+    #[arg(long)]
+    pub joint_target: Option<String>,
     /// Also train backprop on the same architecture and print a comparison (on by default when
     /// `mole train` is given no argument at all).
     #[arg(long)]
@@ -143,7 +165,10 @@ impl TrainArgs {
              head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
-             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma);
+             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
+             weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds,
+             joint_target => mole.joint_target, eval_every => eval_every,
+             batch_norm => batch_norm);
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }
@@ -216,12 +241,51 @@ fn run_one(
     Ok((summary, dir))
 }
 
+/// The data of a run: rows of vectors/images, or a graph dataset.
+enum Data {
+    Rows(mole_data::Split),
+    Graph(mole_data::GraphData),
+}
+
+fn run_graph(
+    cfg: &TrainConfig,
+    data: &mole_data::GraphData,
+    quiet: bool,
+) -> anyhow::Result<(Summary, PathBuf)> {
+    let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
+    let mut run = RunDir::create(&dir)?;
+    if !quiet {
+        eprintln!(
+            "training {} on {}, model {}, {} schedule -> {}",
+            format!("{:?}", cfg.method).to_lowercase(),
+            cfg.dataset,
+            cfg.model,
+            format!("{:?}", cfg.schedule()).to_lowercase(),
+            dir.display()
+        );
+    }
+    let summary = mole_train::graph::train_graph(cfg, data, &mut run, quiet)
+        .with_context(|| format!("run {}", dir.display()))?;
+    Ok((summary, dir))
+}
+
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
-    let data = mole_train::train::load_data(&cfg)?;
-    mole_train::train::check(&cfg, &data)?;
-    let mut rows = vec![run_one(&cfg, &data, args.quiet)?];
+    let data = if mole_data::is_graph_dataset(&cfg.dataset) {
+        let d = mole_train::graph::load_graph_data(&cfg)?;
+        mole_train::graph::check_graph(&cfg, &d)?;
+        Data::Graph(d)
+    } else {
+        let d = mole_train::train::load_data(&cfg)?;
+        mole_train::train::check(&cfg, &d)?;
+        Data::Rows(d)
+    };
+    let train = |cfg: &TrainConfig| match &data {
+        Data::Rows(d) => run_one(cfg, d, args.quiet),
+        Data::Graph(d) => run_graph(cfg, d, args.quiet),
+    };
+    let mut rows = vec![train(&cfg)?];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp {
         let mut bp = cfg.clone();
         bp.method = Method::Bp;
@@ -230,16 +294,20 @@ pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
             Some(p) => PathBuf::from(format!("{}-bp", p.display())),
             None => default_run_dir("-bp"),
         });
-        rows.push(run_one(&bp, &data, args.quiet)?);
+        rows.push(train(&bp)?);
     }
     println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");
     for (s, _) in &rows {
+        let acc = match s.test_accuracy_std {
+            Some(std) => format!("{:.4} ± {std:.4}", s.test_accuracy),
+            None => format!("{:.4}", s.test_accuracy),
+        };
         println!(
-            "| {} | {} | {:.4} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {:.1} | {:.0} | {:.0} |",
             s.method,
             s.schedule,
-            s.test_accuracy,
+            acc,
             s.train_seconds,
             s.samples_per_second,
             s.peak_rss_bytes as f64 / (1 << 20) as f64

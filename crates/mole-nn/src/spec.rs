@@ -1,7 +1,7 @@
 //! Model specifications such as `mlp:256,256,256`, checked against the input shape and turned
 //! into blocks.
 
-use crate::{Activation, Block, DenseConfig};
+use crate::{Activation, Block, DenseConfig, GnnConfig};
 use burn::tensor::Device;
 
 /// One layer of a model spec.
@@ -9,6 +9,12 @@ use burn::tensor::Device;
 pub enum LayerSpec {
     /// Fully connected layer of this width.
     Dense(usize),
+    /// GCN layer of this width (`gcn:W1,W2`).
+    Gcn(usize),
+    /// GIN layer of this width (`gin:W1,W2`).
+    Gin(usize),
+    /// GraphSAGE-mean layer of this width (`sage:W1,W2`).
+    Sage(usize),
 }
 
 /// A parsed model spec: the layers before the classifier head.
@@ -52,10 +58,15 @@ impl std::str::FromStr for ModelSpec {
         let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
         let layers = match kind {
             "mlp" => widths(s, rest)?.into_iter().map(LayerSpec::Dense).collect(),
+            "gcn" => widths(s, rest)?.into_iter().map(LayerSpec::Gcn).collect(),
+            "gin" => widths(s, rest)?.into_iter().map(LayerSpec::Gin).collect(),
+            "sage" => widths(s, rest)?.into_iter().map(LayerSpec::Sage).collect(),
             other => {
                 return Err(SpecError {
                     spec: s.into(),
-                    message: format!("unknown model kind '{other}' (mlp:W1,W2,...)"),
+                    message: format!(
+                        "unknown model kind '{other}' (mlp:W1,W2,..., gcn:W1,..., gin:W1,..., sage:W1,...)"
+                    ),
                 });
             }
         };
@@ -75,6 +86,8 @@ pub struct BuildOptions {
     pub affine: bool,
     /// Hidden non-linearity.
     pub activation: Activation,
+    /// Dropout probability on the input of GNN layers.
+    pub dropout: f64,
 }
 
 impl Default for BuildOptions {
@@ -83,11 +96,22 @@ impl Default for BuildOptions {
             batch_norm: true,
             affine: true,
             activation: Activation::Relu,
+            dropout: 0.0,
         }
     }
 }
 
 impl ModelSpec {
+    /// True when some layer passes messages over a graph (the data must be a graph dataset).
+    pub fn is_graph(&self) -> bool {
+        self.layers.iter().any(|l| {
+            matches!(
+                l,
+                LayerSpec::Gcn(_) | LayerSpec::Gin(_) | LayerSpec::Sage(_)
+            )
+        })
+    }
+
     /// Builds the blocks for inputs whose rows have shape `input` (e.g. `[784]` or `[1, 28, 28]`),
     /// returning them with the output row shape of every block.
     pub fn build(
@@ -116,6 +140,22 @@ impl ModelSpec {
                         activation: opts.activation,
                     };
                     (Block::Dense(cfg.init(device)), vec![w])
+                }
+                LayerSpec::Gcn(w) | LayerSpec::Gin(w) | LayerSpec::Sage(w) => {
+                    let cfg = GnnConfig {
+                        d_input: shape.iter().product(),
+                        d_output: w,
+                        batch_norm: opts.batch_norm,
+                        affine: opts.affine,
+                        activation: opts.activation,
+                        dropout: opts.dropout,
+                    };
+                    let block = match layer {
+                        LayerSpec::Gcn(_) => Block::Gcn(cfg.init_gcn(device)),
+                        LayerSpec::Gin(_) => Block::Gin(cfg.init_gin(device)),
+                        _ => Block::Sage(cfg.init_sage(device)),
+                    };
+                    (block, vec![w])
                 }
             };
             out.push((block, next.clone()));

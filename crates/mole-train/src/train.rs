@@ -82,6 +82,15 @@ pub struct Summary {
     pub peak_rss_bytes: u64,
     /// Per-module results.
     pub modules: Vec<ModuleSummary>,
+    /// Cross-validation: population standard deviation of the folds' test accuracies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy_std: Option<f64>,
+    /// Cross-validation: test accuracy of every fold (`test_accuracy` is their mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_test_accuracies: Option<Vec<f64>>,
+    /// Graph data: seconds of training per epoch (module, head and backprop epochs alike).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_per_epoch: Option<f64>,
 }
 
 /// Loads the dataset a config names.
@@ -261,6 +270,9 @@ pub fn train(
         samples_per_second: samples_seen as f64 / train_seconds.max(1e-9),
         peak_rss_bytes: peak_rss_bytes(),
         modules,
+        test_accuracy_std: None,
+        fold_test_accuracies: None,
+        seconds_per_epoch: None,
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     session
