@@ -184,8 +184,6 @@ pub struct CsvTable {
     pub rows: Vec<(usize, Vec<String>)>,
     /// Number of columns (the same on every row).
     pub columns: usize,
-    /// 1-based number of the last line of the file.
-    pub last_line: usize,
 }
 
 impl CsvTable {
@@ -242,7 +240,6 @@ impl CsvTable {
             file: file.to_path_buf(),
             rows,
             columns,
-            last_line,
         })
     }
 
@@ -348,13 +345,13 @@ pub fn standardize_columns(values: &mut [f64], rows: usize, cols: usize) {
 }
 
 fn parse_width(value: &str, option: &'static str) -> Result<KernelWidth, InputError> {
-    value.parse().map_err(
-        |e: mole_info::ParseKernelWidthError| InputError::Argument {
+    value
+        .parse()
+        .map_err(|e: mole_info::ParseKernelWidthError| InputError::Argument {
             option,
             value: value.to_string(),
             message: e.reason,
-        },
-    )
+        })
 }
 
 fn to_tensor(values: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
@@ -462,10 +459,8 @@ mod tests {
     fn temp_csv(content: &str) -> PathBuf {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "mole-measure-test-{}-{n}.csv",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("mole-measure-test-{}-{n}.csv", std::process::id()));
         std::fs::write(&path, content).unwrap();
         path
     }
@@ -503,11 +498,16 @@ mod tests {
 
     #[test]
     fn bad_column_specs_are_rejected() {
-        for spec in ["", "x", "-1", "1.5", "3..3", "4..2", "0..", "..3", "1,,2", "1,"] {
+        for spec in [
+            "", "x", "-1", "1.5", "3..3", "4..2", "0..", "..3", "1,,2", "1,",
+        ] {
             let err = parse_columns(spec, "--x").unwrap_err();
             let msg = err.to_string();
             assert!(matches!(err, InputError::Argument { .. }), "{spec:?}");
-            assert!(msg.contains("--x") && msg.contains(&format!("{spec:?}")), "{msg}");
+            assert!(
+                msg.contains("--x") && msg.contains(&format!("{spec:?}")),
+                "{msg}"
+            );
         }
     }
 
@@ -614,7 +614,9 @@ mod tests {
         // X = the label column itself (as a number) and Y = the labels: I(X; Y) = S(Y) for
         // α = 2 because well-separated integer values with a small σ give a 0/1 Gram matrix.
         // 3 balanced classes: S(Y) = log2 3.
-        let content: String = (0..30).map(|i| format!("{}.0,{}\n", 10 * (i % 3), i % 3)).collect();
+        let content: String = (0..30)
+            .map(|i| format!("{}.0,{}\n", 10 * (i % 3), i % 3))
+            .collect();
         let path = temp_csv(&format!("col_a,col_b\n{content}"));
         let mut a = args(path, "0", "1");
         a.header = true;

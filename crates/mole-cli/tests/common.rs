@@ -12,7 +12,11 @@ pub fn mole() -> Command {
 /// `shared/datasets` beside the checkout.
 pub fn datasets() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
-    assert!(p.is_dir(), "the test datasets are expected at {}", p.display());
+    assert!(
+        p.is_dir(),
+        "the test datasets are expected at {}",
+        p.display()
+    );
     p
 }
 
@@ -31,7 +35,10 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// Stdout and stderr as text.
 pub fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Parses `summary.json` of a run directory.

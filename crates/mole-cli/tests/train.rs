@@ -6,16 +6,30 @@ use common::*;
 #[test]
 fn default_job_trains_mole_and_bp_on_digits_above_95_percent() {
     let dir = temp_dir("default");
-    let out = run(mole().args(["train", "--baseline", "--quiet", "--out"]).arg(dir.join("run")));
+    let out = run(mole()
+        .args(["train", "--baseline", "--quiet", "--out"])
+        .arg(dir.join("run")));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     // The comparison table names both methods.
-    assert!(stdout.contains("| mole | sequential |") && stdout.contains("| bp | simultaneous |"), "{stdout}");
+    assert!(
+        stdout.contains("| mole | sequential |") && stdout.contains("| bp | simultaneous |"),
+        "{stdout}"
+    );
     for (path, method) in [(dir.join("run"), "mole"), (dir.join("run-bp"), "bp")] {
         let s = summary(&path);
         assert_eq!(s["method"], method);
         assert_eq!(s["dataset"], "digits");
-        for key in ["schedule", "model", "seed", "epochs", "train_seconds", "samples_per_second", "peak_rss_bytes", "modules"] {
+        for key in [
+            "schedule",
+            "model",
+            "seed",
+            "epochs",
+            "train_seconds",
+            "samples_per_second",
+            "peak_rss_bytes",
+            "modules",
+        ] {
             assert!(!s[key].is_null(), "summary lacks {key}");
         }
         let acc = s["test_accuracy"].as_f64().unwrap();
@@ -34,7 +48,10 @@ fn default_job_trains_mole_and_bp_on_digits_above_95_percent() {
         assert!(m["i_ty"].as_f64().unwrap() > 0.5, "{m}");
     }
     for k in 1..=3 {
-        assert!(dir.join(format!("run/weights/module_{k}.safetensors")).is_file());
+        assert!(
+            dir.join(format!("run/weights/module_{k}.safetensors"))
+                .is_file()
+        );
     }
     assert!(dir.join("run/weights/head.safetensors").is_file());
     // metrics.csv: header, then 5 epochs × 3 modules + 5 head epochs.
@@ -52,14 +69,20 @@ fn hsic_simultaneous_with_config_file_and_unformatted_accuracy() {
         "method = \"hsic\"\nmodel = \"mlp:64,10\"\nepochs = 10\nhead_epochs = 5\nbatch_size = 128\n[hsic]\nbeta = 100.0\n",
     )
     .unwrap();
-    let out = run(mole().args(["train", "--quiet", "--config"]).arg(&cfg).arg("--out").arg(dir.join("run")));
+    let out = run(mole()
+        .args(["train", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("run")));
     assert!(out.status.success(), "{}", text(&out).1);
     let s = summary(&dir.join("run"));
     assert_eq!(s["method"], "hsic");
     assert_eq!(s["schedule"], "simultaneous");
     assert!(s["test_accuracy"].as_f64().unwrap() > 0.85, "{s}");
     // The last module has one unit per class, so the permutation accuracy is reported.
-    let u = s["unformatted_accuracy"].as_f64().expect("unformatted accuracy");
+    let u = s["unformatted_accuracy"]
+        .as_f64()
+        .expect("unformatted accuracy");
     assert!(u > 0.3, "unformatted accuracy {u}");
     let config = std::fs::read_to_string(dir.join("run/config.toml")).unwrap();
     assert!(config.contains("beta = 100.0"), "{config}");
@@ -70,27 +93,72 @@ fn uci_and_csv_datasets_train() {
     let dir = temp_dir("uci");
     let data = datasets();
     let out = run(mole()
-        .args(["train", "--quiet", "--dataset", "iris", "--model", "mlp:16,16", "--epochs", "20", "--head-epochs", "20", "--batch-size", "32", "--data-dir"])
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "iris",
+            "--model",
+            "mlp:16,16",
+            "--epochs",
+            "20",
+            "--head-epochs",
+            "20",
+            "--batch-size",
+            "32",
+            "--data-dir",
+        ])
         .arg(&data)
         .arg("--out")
         .arg(dir.join("iris")));
     assert!(out.status.success(), "{}", text(&out).1);
-    assert!(summary(&dir.join("iris"))["test_accuracy"].as_f64().unwrap() >= 0.8);
+    assert!(
+        summary(&dir.join("iris"))["test_accuracy"]
+            .as_f64()
+            .unwrap()
+            >= 0.8
+    );
     let csv = format!("csv:{}", data.join("uci/wine_data.csv").display());
     let out = run(mole()
-        .args(["train", "--quiet", "--method", "bp", "--model", "mlp:16", "--epochs", "30", "--batch-size", "32", "--dataset", &csv, "--out"])
+        .args([
+            "train",
+            "--quiet",
+            "--method",
+            "bp",
+            "--model",
+            "mlp:16",
+            "--epochs",
+            "30",
+            "--batch-size",
+            "32",
+            "--dataset",
+            &csv,
+            "--out",
+        ])
         .arg(dir.join("wine")));
     assert!(out.status.success(), "{}", text(&out).1);
-    assert!(summary(&dir.join("wine"))["test_accuracy"].as_f64().unwrap() >= 0.85);
+    assert!(
+        summary(&dir.join("wine"))["test_accuracy"]
+            .as_f64()
+            .unwrap()
+            >= 0.85
+    );
 }
 
 fn fails_with(args: &[&str], code: i32, needle: &str) {
     let out = run(mole().args(args));
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(code), "args {args:?}: {stderr}");
-    assert!(stderr.contains(needle), "args {args:?}: expected '{needle}' in: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "args {args:?}: expected '{needle}' in: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one-line error expected: {stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one-line error expected: {stderr}"
+    );
 }
 
 #[test]
@@ -98,24 +166,52 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     let dir = temp_dir("bad");
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, "epochs = 2\nlearning_rate = 0.1\n").unwrap();
-    fails_with(&["train", "--config", cfg.to_str().unwrap()], 2, "learning_rate");
+    fails_with(
+        &["train", "--config", cfg.to_str().unwrap()],
+        2,
+        "learning_rate",
+    );
     std::fs::write(&cfg, "epochs = \"two\"\n").unwrap();
     fails_with(&["train", "--config", cfg.to_str().unwrap()], 2, "line 1");
-    fails_with(&["train", "--config", "/nonexistent/c.toml"], 2, "/nonexistent/c.toml");
+    fails_with(
+        &["train", "--config", "/nonexistent/c.toml"],
+        2,
+        "/nonexistent/c.toml",
+    );
     fails_with(&["train", "--dataset", "nope"], 2, "unknown dataset 'nope'");
-    fails_with(&["train", "--dataset", "mnist", "--data-dir", "/nonexistent"], 2, "/nonexistent/mnist/train-images-idx3-ubyte");
+    fails_with(
+        &["train", "--dataset", "mnist", "--data-dir", "/nonexistent"],
+        2,
+        "/nonexistent/mnist/train-images-idx3-ubyte",
+    );
     fails_with(&["train", "--model", "mlp:12,x"], 2, "layer 2");
-    fails_with(&["train", "--group", "1,1", "--model", "mlp:8,8,8"], 2, "group");
+    fails_with(
+        &["train", "--group", "1,1", "--model", "mlp:8,8,8"],
+        2,
+        "group",
+    );
     // Unwritable output directory (a path below a regular file).
     let file = dir.join("file");
     std::fs::write(&file, "x").unwrap();
-    fails_with(&["train", "--out", file.join("run").to_str().unwrap()], 2, "run directory");
+    fails_with(
+        &["train", "--out", file.join("run").to_str().unwrap()],
+        2,
+        "run directory",
+    );
     // Ragged CSV and non-integer label name the file and line.
     let csv = dir.join("bad.csv");
     std::fs::write(&csv, "1,2,0\n3,4,1\n5,1\n").unwrap();
-    fails_with(&["train", "--dataset", &format!("csv:{}", csv.display())], 2, "bad.csv:3");
+    fails_with(
+        &["train", "--dataset", &format!("csv:{}", csv.display())],
+        2,
+        "bad.csv:3",
+    );
     std::fs::write(&csv, "1,2,0\n3,4,one\n").unwrap();
-    fails_with(&["train", "--dataset", &format!("csv:{}", csv.display())], 2, "bad.csv:2");
+    fails_with(
+        &["train", "--dataset", &format!("csv:{}", csv.display())],
+        2,
+        "bad.csv:2",
+    );
     // clap rejects unknown methods itself (exit 2).
     let out = run(mole().args(["train", "--method", "magic"]));
     assert_eq!(out.status.code(), Some(2));
@@ -136,23 +232,51 @@ fn corrupt_idx_files_are_rejected_with_the_file_named() {
     // Truncated: declares 2×2×2 = 8 pixels but holds 5.
     std::fs::write(m.join("train-images-idx3-ubyte"), &images[..21]).unwrap();
     let d = dir.to_str().unwrap();
-    fails_with(&["train", "--dataset", "mnist", "--data-dir", d], 2, "truncated");
+    fails_with(
+        &["train", "--dataset", "mnist", "--data-dir", d],
+        2,
+        "truncated",
+    );
     // Bad magic.
     let mut bad = images.clone();
     bad[0] = 7;
     std::fs::write(m.join("train-images-idx3-ubyte"), &bad).unwrap();
-    fails_with(&["train", "--dataset", "mnist", "--data-dir", d], 2, "bad IDX magic");
+    fails_with(
+        &["train", "--dataset", "mnist", "--data-dir", d],
+        2,
+        "bad IDX magic",
+    );
     // Count mismatch between images and labels.
     std::fs::write(m.join("train-images-idx3-ubyte"), &images).unwrap();
-    std::fs::write(m.join("train-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 3, 1, 1, 1]).unwrap();
-    fails_with(&["train", "--dataset", "mnist", "--data-dir", d], 2, "3 labels for 2 images");
+    std::fs::write(
+        m.join("train-labels-idx1-ubyte"),
+        [0u8, 0, 8, 1, 0, 0, 0, 3, 1, 1, 1],
+    )
+    .unwrap();
+    fails_with(
+        &["train", "--dataset", "mnist", "--data-dir", d],
+        2,
+        "3 labels for 2 images",
+    );
 }
 
 #[test]
 fn a_diverging_run_stops_with_an_error_and_keeps_its_metrics() {
     let dir = temp_dir("nan");
     let out = run(mole()
-        .args(["train", "--quiet", "--method", "bp", "--optimizer", "sgd", "--lr", "1e30", "--epochs", "3", "--out"])
+        .args([
+            "train",
+            "--quiet",
+            "--method",
+            "bp",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e30",
+            "--epochs",
+            "3",
+            "--out",
+        ])
         .arg(dir.join("run")));
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

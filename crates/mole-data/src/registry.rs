@@ -174,3 +174,53 @@ fn load_idx_pair(name: &str, dir: &Path) -> Result<Split> {
         test: load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
     })
 }
+
+/// True when `name` names a graph dataset (`cora`, `mutag`, `linqs:DIR/NAME`, `tu:DIR`), which
+/// [`load_graph`] reads instead of [`load`].
+pub fn is_graph_dataset(name: &str) -> bool {
+    matches!(name, "cora" | "mutag") || name.starts_with("linqs:") || name.starts_with("tu:")
+}
+
+/// Loads a graph dataset: `cora` (`<data-dir>/cora/cora.{content,cites}`, features
+/// row-normalised), `mutag` (`<data-dir>/tu/MUTAG/`), `linqs:DIR/NAME` (row-normalised) or
+/// `tu:DIR`.
+pub fn load_graph(name: &str, opts: &DataOptions) -> Result<crate::graph::GraphData> {
+    use crate::graph::GraphData;
+    let dir = opts.dir();
+    let linqs = |prefix: &Path| -> Result<GraphData> {
+        let mut d = crate::linqs::read_linqs(prefix)?;
+        d.row_normalize();
+        Ok(GraphData::Nodes(d))
+    };
+    match name {
+        "cora" => {
+            let content = find(
+                name,
+                &[dir.join("cora").join("cora.content")],
+                "Put the LINQS files cora.content and cora.cites there, or pass --data-dir.".into(),
+            )?;
+            linqs(&content.with_extension(""))
+        }
+        "mutag" => {
+            let folder = dir.join("tu").join("MUTAG");
+            find(
+                name,
+                &[folder.join("MUTAG_A.txt")],
+                "Put the TU Dortmund MUTAG files (MUTAG_A.txt, …) there, or pass --data-dir."
+                    .into(),
+            )?;
+            Ok(GraphData::Graphs(crate::tu::read_tu(&folder)?))
+        }
+        other => {
+            if let Some(prefix) = other.strip_prefix("linqs:") {
+                linqs(Path::new(prefix))
+            } else if let Some(folder) = other.strip_prefix("tu:") {
+                Ok(GraphData::Graphs(crate::tu::read_tu(Path::new(
+                    folder.trim_end_matches('/'),
+                ))?))
+            } else {
+                Err(DataError::Unknown(other.to_string()))
+            }
+        }
+    }
+}

@@ -12,6 +12,11 @@ use crate::eigen::{to_host, with_surrogate_gradient};
 pub const NHSIC_EPSILON: f64 = 1e-5;
 
 /// How a Gram matrix is centred, with `H = I − (1/m) 1 1ᵀ`.
+///
+/// For [`nhsic`] the choice does not change the value in exact arithmetic: with
+/// `g(K̄) = K̄ (K̄ + cI)^{-1}` one has `g(H K H) = H g(K H)` and `g(K H) = g(K H) H`, so
+/// `tr(g(HK_XH) g(HK_YH)) = tr(g(K_XH) g(K_YH))` (`H` is idempotent). `Right` therefore only
+/// reproduces the reference code's round-off; it is kept for parity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Centering {
     /// `K̄ = H K H` (textbook; default).
@@ -45,7 +50,11 @@ pub fn center(k: Tensor<2>, centering: Centering) -> Tensor<2> {
 /// # Panics
 /// If the shapes differ or `m < 2`.
 pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
-    assert_eq!(kx.dims(), ky.dims(), "hsic needs Gram matrices of the same shape");
+    assert_eq!(
+        kx.dims(),
+        ky.dims(),
+        "hsic needs Gram matrices of the same shape"
+    );
     let [m, _] = kx.dims();
     assert!(m >= 2, "hsic needs at least two samples");
     let kxc = center(kx, Centering::Both);
@@ -89,7 +98,11 @@ fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
 /// # Panics
 /// If the shapes differ, the matrices are not square, or ε is not finite and > 0.
 pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -> Tensor<1> {
-    assert_eq!(kx.dims(), ky.dims(), "nhsic needs Gram matrices of the same shape");
+    assert_eq!(
+        kx.dims(),
+        ky.dims(),
+        "nhsic needs Gram matrices of the same shape"
+    );
     let [m, n] = kx.dims();
     assert_eq!(m, n, "nhsic needs square Gram matrices");
     assert!(

@@ -138,7 +138,9 @@ impl FromStr for KernelWidth {
                     } else {
                         Ok(KernelWidth::Knn(k))
                     }
-                } else if lower.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
+                } else if lower
+                    .starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+                {
                     Ok(KernelWidth::Fixed(positive(&lower)?))
                 } else {
                     Err(err("unknown width rule"))
@@ -225,7 +227,10 @@ pub(crate) fn median_sigma(sq: &[f64], m: usize) -> f64 {
         upper
     } else {
         // The largest element of the lower half is the other middle value.
-        let lower = dists[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lower = dists[..n / 2]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         0.5 * (lower + upper)
     };
     let sigma = if median > 0.0 {
@@ -246,7 +251,11 @@ pub(crate) fn knn_sigma(sq: &[f64], m: usize, k: usize) -> f64 {
     let mut row: Vec<f64> = Vec::with_capacity(m - 1);
     for i in 0..m {
         row.clear();
-        row.extend((0..m).filter(|&j| j != i).map(|j| sq[i * m + j].max(0.0).sqrt()));
+        row.extend(
+            (0..m)
+                .filter(|&j| j != i)
+                .map(|j| sq[i * m + j].max(0.0).sqrt()),
+        );
         row.select_nth_unstable_by(k - 1, |a, b| a.total_cmp(b));
         total += row[..k].iter().sum::<f64>();
     }

@@ -36,8 +36,7 @@ pub fn hadamard_product(grams: &[Tensor<2>]) -> Tensor<2> {
     let (first, rest) = grams
         .split_first()
         .expect("hadamard_product needs at least one Gram matrix");
-    rest.iter()
-        .fold(first.clone(), |acc, k| acc * k.clone())
+    rest.iter().fold(first.clone(), |acc, k| acc * k.clone())
 }
 
 fn check_alpha(alpha: f64) {

@@ -6,8 +6,8 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use common::{Rng, matrix, permute_rows, scalar};
 use mole_info::{
-    Centering, GaussianKernel, KernelWidth, LabelKernel, NHSIC_EPSILON, hsic,
-    mutual_information, nhsic,
+    Centering, GaussianKernel, KernelWidth, LabelKernel, NHSIC_EPSILON, hsic, mutual_information,
+    nhsic,
 };
 
 fn gram(v: &[f64], rows: usize, cols: usize) -> Tensor<2> {
@@ -106,8 +106,18 @@ fn mutual_information_and_hsic_are_symmetric() {
         let ab = scalar(&hsic(ka.clone(), kb.clone()));
         let ba = scalar(&hsic(kb.clone(), ka.clone()));
         assert!((ab - ba).abs() <= 1e-5 * ab.abs().max(1e-3));
-        let ab = scalar(&nhsic(ka.clone(), kb.clone(), NHSIC_EPSILON, Centering::Both));
-        let ba = scalar(&nhsic(kb.clone(), ka.clone(), NHSIC_EPSILON, Centering::Both));
+        let ab = scalar(&nhsic(
+            ka.clone(),
+            kb.clone(),
+            NHSIC_EPSILON,
+            Centering::Both,
+        ));
+        let ba = scalar(&nhsic(
+            kb.clone(),
+            ka.clone(),
+            NHSIC_EPSILON,
+            Centering::Both,
+        ));
         // tr(Rx Ry) = tr(Ry Rx), computed in f64 from the same entries.
         assert!((ab - ba).abs() <= 1e-6 * ab.abs().max(1.0));
     }

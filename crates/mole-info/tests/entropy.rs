@@ -66,7 +66,10 @@ fn delta_kernel_unbalanced_classes_match_closed_form() {
     for alpha in [0.5, 1.0, 1.01, 2.0, 3.0] {
         let s = scalar(&renyi_entropy(k.clone(), alpha));
         let want = discrete_renyi(&p, alpha);
-        assert!((s - want).abs() < DISCRETE_TOL, "alpha {alpha}: {s} vs {want}");
+        assert!(
+            (s - want).abs() < DISCRETE_TOL,
+            "alpha {alpha}: {s} vs {want}"
+        );
     }
 }
 
@@ -90,7 +93,11 @@ fn order_two_fast_path_matches_eigen_path() {
     // relative, i.e. well below the 1e-5 bits required.
     let mut rng = Rng::new(11);
     let v = rng.normal_vec(64, 5);
-    for width in [KernelWidth::Median, KernelWidth::Fixed(0.5), KernelWidth::Fixed(5.0)] {
+    for width in [
+        KernelWidth::Median,
+        KernelWidth::Fixed(0.5),
+        KernelWidth::Fixed(5.0),
+    ] {
         let k = gaussian_gram(&v, 64, 5, width.clone());
         let fast = scalar(&renyi_entropy(k.clone(), 2.0));
         let eigen = scalar(&renyi_entropy_eigen(k, 2.0));

@@ -12,8 +12,8 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use common::{Rng, matrix, nhsic_explicit, values};
 use mole_info::{
-    Centering, GaussianKernel, KernelWidth, LabelKernel, NHSIC_EPSILON, mutual_information,
-    nhsic, renyi_entropy, renyi_entropy_eigen, total_correlation,
+    Centering, GaussianKernel, KernelWidth, LabelKernel, NHSIC_EPSILON, mutual_information, nhsic,
+    renyi_entropy, renyi_entropy_eigen, total_correlation,
 };
 
 const ROWS: usize = 6;
@@ -27,7 +27,9 @@ fn input(seed: u64) -> Vec<f64> {
 }
 
 fn gram(x: Tensor<2>, sigma: f64) -> Tensor<2> {
-    GaussianKernel::new(KernelWidth::Fixed(sigma)).gram(x).matrix
+    GaussianKernel::new(KernelWidth::Fixed(sigma))
+        .gram(x)
+        .matrix
 }
 
 /// Gradient of `f` at `x` by autodiff.
@@ -65,7 +67,10 @@ fn check(name: &str, f: &dyn Fn(Tensor<2>) -> Tensor<1>, seed: u64) {
         .zip(&fd)
         .fold(0.0f64, |a, (p, q)| a.max((p - q).abs()));
     println!("{name}: max |fd| {scale:.3e}, max error {err:.3e}");
-    assert!(scale > 1e-3, "{name}: gradient too small to be a meaningful test ({scale})");
+    assert!(
+        scale > 1e-3,
+        "{name}: gradient too small to be a meaningful test ({scale})"
+    );
     assert!(
         err <= REL_TOL * scale + ABS_TOL,
         "{name}: autodiff {ad:?}\nfinite differences {fd:?}"
@@ -195,7 +200,10 @@ fn nhsic_gradient_wrt_gram_matches_f64_finite_differences_at_default_epsilon() {
                     })
                     .collect();
                 let scale = fd.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-                let err = g.iter().zip(&fd).fold(0.0f64, |a, (p, q)| a.max((p - q).abs()));
+                let err = g
+                    .iter()
+                    .zip(&fd)
+                    .fold(0.0f64, |a, (p, q)| a.max((p - q).abs()));
                 println!("eps {eps} {centering:?} K{which}: scale {scale:.3e} err {err:.3e}");
                 assert!(scale > 1e-6, "degenerate test: gradient scale {scale}");
                 assert!(err <= 1e-4 * scale, "{g:?}\n{fd:?}");

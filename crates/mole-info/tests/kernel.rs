@@ -69,7 +69,11 @@ fn dimension_scaled_width_is_sigma_times_sqrt_d() {
     assert_eq!(KernelWidth::DimensionScaled(5.0).resolve(&x, &sq), 10.0);
 
     // And the Gram matrix is exp(-D / (2 σ² d)) as in the HSIC reference code.
-    let k = values(&GaussianKernel::new(KernelWidth::DimensionScaled(0.7)).gram(x).matrix);
+    let k = values(
+        &GaussianKernel::new(KernelWidth::DimensionScaled(0.7))
+            .gram(x)
+            .matrix,
+    );
     let d = values(&sq);
     for (kij, dij) in k.iter().zip(&d) {
         let want = (-dij / (2.0 * 0.49 * 4.0)).exp();
@@ -117,7 +121,12 @@ fn knn_width_on_known_set() {
 #[test]
 fn silverman_width_uses_mean_per_feature_sample_std() {
     // Feature 1: 0, 1, 3, 7 (sample std sqrt(28.75 / 3)); feature 2: 0, 2, 6, 14 (twice that).
-    let x = matrix(&[0.0, 0.0, 1.0, 2.0, 3.0, 6.0, 7.0, 14.0], 4, 2, &Device::flex());
+    let x = matrix(
+        &[0.0, 0.0, 1.0, 2.0, 3.0, 6.0, 7.0, 14.0],
+        4,
+        2,
+        &Device::flex(),
+    );
     let sq = pairwise_sq_distances(x.clone());
     let s1 = (28.75f64 / 3.0).sqrt();
     let s = (s1 + 2.0 * s1) / 2.0;
@@ -148,11 +157,29 @@ fn width_strings_parse() {
 
 #[test]
 fn bad_width_strings_are_rejected_with_clear_messages() {
-    for s in ["", "abc", "-1", "0", "nan", "inf", "scaled:", "scaled:-2", "knn:0", "knn:x", "1.5x"] {
+    for s in [
+        "",
+        "abc",
+        "-1",
+        "0",
+        "nan",
+        "inf",
+        "scaled:",
+        "scaled:-2",
+        "knn:0",
+        "knn:x",
+        "1.5x",
+    ] {
         let err = s.parse::<KernelWidth>().unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(&format!("{s:?}")), "message should quote the input: {msg}");
-        assert!(msg.contains("median"), "message should list the accepted forms: {msg}");
+        assert!(
+            msg.contains(&format!("{s:?}")),
+            "message should quote the input: {msg}"
+        );
+        assert!(
+            msg.contains("median"),
+            "message should list the accepted forms: {msg}"
+        );
     }
 }
 

@@ -7,10 +7,20 @@ use common::{Rng, centering_matrix, matmul, matrix, nhsic_explicit, scalar, valu
 use mole_info::{Centering, GaussianKernel, KernelWidth, NHSIC_EPSILON, hsic, nhsic};
 
 /// Gram matrices (f32 on the device) and their exact f64 copies.
-fn grams(m: usize, seed: u64) -> (burn::tensor::Tensor<2>, burn::tensor::Tensor<2>, Vec<f64>, Vec<f64>) {
+fn grams(
+    m: usize,
+    seed: u64,
+) -> (
+    burn::tensor::Tensor<2>,
+    burn::tensor::Tensor<2>,
+    Vec<f64>,
+    Vec<f64>,
+) {
     let mut rng = Rng::new(seed);
     let x = rng.normal_vec(m, 3);
-    let y: Vec<f64> = (0..m).map(|i| x[3 * i] * x[3 * i + 1] + 0.3 * rng.normal()).collect();
+    let y: Vec<f64> = (0..m)
+        .map(|i| x[3 * i] * x[3 * i + 1] + 0.3 * rng.normal())
+        .collect();
     let device = Device::flex();
     let kernel = GaussianKernel::new(KernelWidth::Fixed(1.5));
     let kx = kernel.gram(matrix(&x, m, 3, &device)).matrix;
@@ -49,6 +59,9 @@ fn hsic_matches_trace_formula() {
         let p = matmul(&matmul(&matmul(&hx, &h, m), &hy, m), &h, m);
         let want: f64 = (0..m).map(|i| p[i * m + i]).sum::<f64>() / ((m - 1) * (m - 1)) as f64;
         let got = scalar(&hsic(kx, ky));
-        assert!((got - want).abs() <= 1e-5 * want.abs() + 1e-7, "{got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs() + 1e-7,
+            "{got} vs {want}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Model specifications such as `mlp:256,256,256`, checked against the input shape and turned
 //! into blocks.
 
-use crate::{Activation, Block, ConvConfig, DenseConfig, Pool, ResidualConfig};
+use crate::{Activation, Block, ConvConfig, DenseConfig, GnnConfig, Pool, ResidualConfig};
 use burn::tensor::Device;
 
 /// One layer of a model spec.
@@ -29,6 +29,12 @@ pub enum LayerSpec {
         /// Pooling after the block.
         pool: Option<Pool>,
     },
+    /// GCN layer of this width (`gcn:W1,W2`).
+    Gcn(usize),
+    /// GIN layer of this width (`gin:W1,W2`).
+    Gin(usize),
+    /// GraphSAGE-mean layer of this width (`sage:W1,W2`).
+    Sage(usize),
 }
 
 impl LayerSpec {
@@ -48,6 +54,9 @@ impl LayerSpec {
                 pool(p)
             ),
             LayerSpec::Residual { kernel, pool: p } => format!("res(k={kernel}){}", pool(p)),
+            LayerSpec::Gcn(w) => format!("gcn({w})"),
+            LayerSpec::Gin(w) => format!("gin({w})"),
+            LayerSpec::Sage(w) => format!("sage({w})"),
         }
     }
 }
@@ -292,11 +301,14 @@ impl std::str::FromStr for ModelSpec {
             "cnn" => cnn_layers(s, rest)?,
             "resconv" => resconv_layers(s, rest)?,
             "seq" => parse_seq(s, rest)?,
+            "gcn" => widths(s, rest)?.into_iter().map(LayerSpec::Gcn).collect(),
+            "gin" => widths(s, rest)?.into_iter().map(LayerSpec::Gin).collect(),
+            "sage" => widths(s, rest)?.into_iter().map(LayerSpec::Sage).collect(),
             other => {
                 return Err(SpecError {
                     spec: s.into(),
                     message: format!(
-                        "unknown model kind '{other}' (mlp:W1,W2,..., cnn:C1,C2,..., resconv, seq:LAYER,...)"
+                        "unknown model kind '{other}' (mlp:W1,W2,..., cnn:C1,C2,..., resconv, seq:LAYER,..., gcn:W1,..., gin:W1,..., sage:W1,...)"
                     ),
                 });
             }
@@ -317,6 +329,8 @@ pub struct BuildOptions {
     pub affine: bool,
     /// Hidden non-linearity.
     pub activation: Activation,
+    /// Dropout probability on the input of GNN layers.
+    pub dropout: f64,
 }
 
 impl Default for BuildOptions {
@@ -325,6 +339,7 @@ impl Default for BuildOptions {
             batch_norm: true,
             affine: true,
             activation: Activation::Relu,
+            dropout: 0.0,
         }
     }
 }
@@ -340,6 +355,16 @@ fn describe(shape: &[usize]) -> String {
 }
 
 impl ModelSpec {
+    /// True when some layer passes messages over a graph (the data must be a graph dataset).
+    pub fn is_graph(&self) -> bool {
+        self.layers.iter().any(|l| {
+            matches!(
+                l,
+                LayerSpec::Gcn(_) | LayerSpec::Gin(_) | LayerSpec::Sage(_)
+            )
+        })
+    }
+
     /// Builds the blocks for inputs whose rows have shape `input` (e.g. `[784]` or `[1, 28, 28]`),
     /// returning them with the output row shape of every block. A layer that does not fit its
     /// input is an error naming the layer (1-based) and why.
@@ -416,6 +441,21 @@ impl ModelSpec {
                     };
                     let next = cfg.output_shape(input).map_err(err)?;
                     (Block::Residual(cfg.init(device)), next)
+                LayerSpec::Gcn(w) | LayerSpec::Gin(w) | LayerSpec::Sage(w) => {
+                    let cfg = GnnConfig {
+                        d_input: shape.iter().product(),
+                        d_output: w,
+                        batch_norm: opts.batch_norm,
+                        affine: opts.affine,
+                        activation: opts.activation,
+                        dropout: opts.dropout,
+                    };
+                    let block = match layer {
+                        LayerSpec::Gcn(_) => Block::Gcn(cfg.init_gcn(device)),
+                        LayerSpec::Gin(_) => Block::Gin(cfg.init_gin(device)),
+                        _ => Block::Sage(cfg.init_sage(device)),
+                    };
+                    (block, vec![w])
                 }
             };
             out.push((block, next.clone()));

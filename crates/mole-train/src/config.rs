@@ -60,12 +60,17 @@ pub struct MoleSettings {
     /// Project each row of T onto the unit sphere (`t / ‖t‖`) before the Gaussian kernel, which
     /// makes the objective invariant to the scale of T.
     pub unit_sphere: bool,
+    /// Graph data: what a module's output is scored against: "label" (I(T;Y)),
+    /// "label+input" (the joint I(T;{Y,X}) with X the node's input features, pooled per graph
+    /// for graph-level tasks) or "label+aggregate" (X the GCN-normalised neighbourhood
+    /// aggregate of the input features, `D^-1/2 (A+I) D^-1/2 X`).
+    pub joint_target: String,
 }
 
 impl Default for MoleSettings {
     fn default() -> Self {
         MoleSettings {
-            alpha: 2.0,
+            alpha: 1.01,
             lambda_y: 1.0,
             lambda_x: 0.0,
             sigma_t: "scaled:0.5".into(),
@@ -74,6 +79,7 @@ impl Default for MoleSettings {
             normalized: false,
             pooled: false,
             unit_sphere: false,
+            joint_target: "label".into(),
         }
     }
 }
@@ -186,6 +192,15 @@ pub struct TrainConfig {
     pub test_samples: Option<usize>,
     /// Training-time augmentation of images.
     pub augment: AugmentSettings,
+    /// Dropout probability on the input of every GNN layer.
+    pub dropout: f64,
+    /// Graph-level tasks: how node rows are pooled per graph ("sum", "mean", "max").
+    pub readout: String,
+    /// Graph-level tasks: folds of the stratified cross-validation (at least 2).
+    pub folds: usize,
+    /// Graph data: evaluate (accuracy, dependence measures, a metrics row) every this many
+    /// epochs and at the last epoch of every module and the head (at least 1).
+    pub eval_every: usize,
     /// MOLE objective settings.
     pub mole: MoleSettings,
     /// HSIC objective settings.
@@ -222,6 +237,10 @@ impl Default for TrainConfig {
             train_samples: None,
             test_samples: None,
             augment: AugmentSettings::default(),
+            dropout: 0.0,
+            readout: "mean".into(),
+            folds: 10,
+            eval_every: 1,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
         }
@@ -271,7 +290,7 @@ impl TrainConfig {
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             ConfigError::Parse {
                 path: PathBuf::from("<config>"),
                 message: match line {
@@ -352,6 +371,24 @@ impl TrainConfig {
         }
         if !self.hsic.sigmas.is_empty() && self.method != Method::Hsic {
             return bad("hsic.sigmas (the sigma-combined network) needs method = \"hsic\"".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout = {} (must be in [0, 1))", self.dropout));
+        }
+        if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
+            return bad(format!("readout: {e}"));
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every = 0 (needs at least 1)".into());
+        }
+        if self.folds < 2 {
+            return bad(format!("folds = {} (needs at least 2)", self.folds));
+        }
+        if !["label", "label+input", "label+aggregate"].contains(&self.mole.joint_target.as_str()) {
+            return bad(format!(
+                "mole.joint_target = '{}' (label, label+input or label+aggregate)",
+                self.mole.joint_target
+            ));
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
             return bad(format!(

@@ -132,6 +132,7 @@ impl<'a> Session<'a> {
             x: x.flat(),
             labels: batches::labels(&self.data.train, idx),
             num_classes: self.data.train.num_classes,
+            view: None,
         }
     }
 
@@ -282,31 +283,35 @@ impl<'a> Session<'a> {
 
     /// Writes the weights of what was trained to `weights/` (atomically).
     pub fn checkpoint(&self, trained: Trained) -> anyhow::Result<()> {
-        let head = self.net.modules.len();
-        let which: Vec<usize> = match trained {
-            Trained::Module(k) => vec![k],
-            Trained::All => (0..=head).collect(),
-            Trained::Head => vec![head],
-        };
-        for k in which {
-            let (name, module) = if k == self.net.modules.len() {
-                match &self.net.head {
-                    Some(h) => ("head".to_string(), h),
-                    None => continue,
-                }
-            } else {
-                (format!("module_{}", k + 1), &self.net.modules[k])
-            };
-            let mut meta = BTreeMap::new();
-            meta.insert("module".into(), module.name.clone());
-            meta.insert("steps".into(), module.steps.to_string());
-            let bytes = to_safetensors(&named_params(&module.stage), meta);
-            self.run
-                .write(&format!("weights/{name}.safetensors"), &bytes)
-                .with_context(|| format!("writing weights/{name}.safetensors"))?;
-        }
-        Ok(())
+        checkpoint(self.run, &self.net, trained)
     }
+}
+
+/// Writes the weights of the part of `net` that was trained to `run`'s `weights/` (atomically).
+pub fn checkpoint(run: &RunDir, net: &Network, trained: Trained) -> anyhow::Result<()> {
+    let head = net.modules.len();
+    let which: Vec<usize> = match trained {
+        Trained::Module(k) => vec![k],
+        Trained::All => (0..=head).collect(),
+        Trained::Head => vec![head],
+    };
+    for k in which {
+        let (name, module) = if k == net.modules.len() {
+            match &net.head {
+                Some(h) => ("head".to_string(), h),
+                None => continue,
+            }
+        } else {
+            (format!("module_{}", k + 1), &net.modules[k])
+        };
+        let mut meta = BTreeMap::new();
+        meta.insert("module".into(), module.name.clone());
+        meta.insert("steps".into(), module.steps.to_string());
+        let bytes = to_safetensors(&named_params(&module.stage), meta);
+        run.write(&format!("weights/{name}.safetensors"), &bytes)
+            .with_context(|| format!("writing weights/{name}.safetensors"))?;
+    }
+    Ok(())
 }
 
 /// Extension: the plain device under an autodiff device.

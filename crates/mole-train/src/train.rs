@@ -86,6 +86,15 @@ pub struct Summary {
     /// `sigma_<σ>/`); empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sigma_branches: Vec<BranchSummary>,
+    /// Cross-validation: population standard deviation of the folds' test accuracies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy_std: Option<f64>,
+    /// Cross-validation: test accuracy of every fold (`test_accuracy` is their mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_test_accuracies: Option<Vec<f64>>,
+    /// Graph data: seconds of training per epoch (module, head and backprop epochs alike).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_per_epoch: Option<f64>,
 }
 
 /// One branch of a σ-combined network.
@@ -297,11 +306,10 @@ fn fit(
         .map(|(k, m)| {
             let last = metrics
                 .lines()
-                .filter(|l| {
+                .rfind(|l| {
                     let c: Vec<&str> = l.split(',').collect();
                     c.len() > 2 && c[1] == "module" && c[2] == (k + 1).to_string()
                 })
-                .next_back()
                 .map(|l| {
                     l.split(',')
                         .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
@@ -396,6 +404,9 @@ fn fit(
         peak_rss_bytes: peak_rss_bytes(),
         modules,
         sigma_branches: Vec::new(),
+        test_accuracy_std: None,
+        fold_test_accuracies: None,
+        seconds_per_epoch: None,
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     session

@@ -77,7 +77,9 @@ pub fn permute_rows(values: &[f64], cols: usize, perm: &[usize]) -> Vec<f64> {
 /// Dense f64 matrix inverse by Gauss–Jordan elimination with partial pivoting (test oracle).
 pub fn invert(a: &[f64], n: usize) -> Vec<f64> {
     let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+    let mut inv: Vec<f64> = (0..n * n)
+        .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+        .collect();
     for col in 0..n {
         let pivot = (col..n)
             .max_by(|&r1, &r2| m[r1 * n + col].abs().total_cmp(&m[r2 * n + col].abs()))
@@ -146,4 +148,3 @@ pub fn nhsic_explicit(kx: &[f64], ky: &[f64], m: usize, eps: f64, centering: Cen
     let p = matmul(&r(kx), &r(ky), m);
     (0..m).map(|i| p[i * m + i]).sum()
 }
-
