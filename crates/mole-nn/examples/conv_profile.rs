@@ -61,7 +61,12 @@ fn main() {
         let opts = || ConvOptions::new([1, 1], [p, p], [1, 1], 1);
         let y1 = conv2d(x.clone(), w.clone(), None, opts());
         let y2 = conv_im2col(x.clone(), w.clone(), p);
-        let err = (y1 - y2).abs().max().into_data().to_vec::<f32>().expect("f32")[0];
+        let err = (y1 - y2)
+            .abs()
+            .max()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32")[0];
         println!("  max |burn − im2col| = {err:.2e}");
         let burn_f = time("  burn conv2d forward", repeats, || {
             let _ = conv2d(x.clone(), w.clone(), None, opts()).into_data();

@@ -33,7 +33,7 @@ impl ResidualConfig {
                 self.channels
             ));
         }
-        if self.kernel % 2 == 0 {
+        if self.kernel.is_multiple_of(2) {
             return Err(format!(
                 "kernel {} is even; a residual block needs an odd kernel to keep the map size",
                 self.kernel

@@ -441,6 +441,7 @@ impl ModelSpec {
                     };
                     let next = cfg.output_shape(input).map_err(err)?;
                     (Block::Residual(cfg.init(device)), next)
+                }
                 LayerSpec::Gcn(w) | LayerSpec::Gin(w) | LayerSpec::Sage(w) => {
                     let cfg = GnnConfig {
                         d_input: shape.iter().product(),

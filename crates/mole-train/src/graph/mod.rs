@@ -128,6 +128,7 @@ fn one_run(
         test_accuracy: result.test_accuracy,
         train_accuracy: result.train_accuracy,
         unformatted_accuracy: None,
+        sigma_branches: Vec::new(),
         train_seconds: result.train_seconds,
         samples_per_second: result.items_seen as f64 / result.train_seconds.max(1e-9),
         peak_rss_bytes: peak_rss_bytes(),
