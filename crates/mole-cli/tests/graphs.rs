@@ -76,8 +76,15 @@ fn cora_gcn_bp_and_mole_beat_their_floors() {
     );
     let acc = mole["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.60, "MOLE GCN on Cora: {acc}");
-    assert!(mole["modules"][0]["i_ty"].as_f64().unwrap() > 0.5, "{mole}");
-    assert!(dir.join("mole/weights/module_2.safetensors").is_file());
+    // Measured on test nodes (α = 1.01): the first module overfits the 140 labelled nodes
+    // (≈ 0.2 bits), the second carries the label information the head uses (≈ 1.5 bits).
+    assert!(mole["modules"][1]["i_ty"].as_f64().unwrap() > 0.5, "{mole}");
+    // The checkpoint holds the module's parameters (the 64 x 64 weight of the second GCN layer).
+    let weights = safetensors_shapes(&dir.join("mole/weights/module_2.safetensors"));
+    assert!(
+        weights.values().any(|s| *s == serde_json::json!([64, 64])),
+        "{weights:?}"
+    );
     let shapes = safetensors_shapes(&dir.join("mole/embeddings.safetensors"));
     assert_eq!(shapes["module_2"], serde_json::json!([1000, 64]));
 }
@@ -153,7 +160,7 @@ fn mutag_gin_cross_validation_reports_mean_and_std() {
 
 /// Tensor name → shape from the JSON header of a safetensors file.
 fn safetensors_shapes(path: &Path) -> serde_json::Map<String, serde_json::Value> {
-    let bytes = std::fs::read(path).expect("embeddings written");
+    let bytes = std::fs::read(path).expect("safetensors file written");
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     header
