@@ -133,10 +133,7 @@ fn cifar10_sample_trains_a_cnn_with_augmentation_and_per_channel_normalisation()
         assert!(config.contains("flip = true"), "{config}");
         // Two modules (conv+pool, res+gap) of the 3x32x32 input, 2 epochs each row per module.
         let metrics = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
-        assert_eq!(
-            metrics.lines().filter(|l| l.contains(",module,")).count(),
-            4
-        );
+        assert_eq!(stage_rows(&metrics, "module"), 4);
     }
 }
 
@@ -164,6 +161,8 @@ fn sigma_combined_hsic_trains_one_network_per_sigma_and_one_format_layer() {
             "128",
             "--beta",
             "100",
+            "--lr",
+            "0.01",
             "--out",
         ])
         .arg(&out_dir));
@@ -182,17 +181,23 @@ fn sigma_combined_hsic_trains_one_network_per_sigma_and_one_format_layer() {
         assert!(cfg.contains(&format!("sigma = {sigma:?}")), "{cfg}");
     }
     let acc = s["test_accuracy"].as_f64().unwrap();
-    assert!(acc > 0.8, "sigma-combined accuracy {acc}");
+    // Measured 0.919 (branches 0.897 and 0.889): averaging the branches helps.
+    assert!(acc > 0.85, "sigma-combined accuracy {acc}");
+    let best_branch = branches
+        .iter()
+        .map(|b| b["test_accuracy"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        acc > best_branch - 0.02,
+        "combined {acc} vs best branch {best_branch}"
+    );
     // The averaged output has one unit per class: the permutation accuracy is reported.
     assert!(s["unformatted_accuracy"].as_f64().is_some(), "{s}");
     assert!(out_dir.join("weights/head.safetensors").is_file());
     // Only the head trained in the combined stage.
     let metrics = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
-    assert_eq!(metrics.lines().filter(|l| l.contains(",head,")).count(), 4);
-    assert_eq!(
-        metrics.lines().filter(|l| l.contains(",module,")).count(),
-        0
-    );
+    assert_eq!(stage_rows(&metrics, "head"), 4);
+    assert_eq!(stage_rows(&metrics, "module"), 0);
 }
 
 #[test]
@@ -276,4 +281,13 @@ fn bad_grid_input_gives_one_clear_line_and_exit_2() {
         &shared,
         "needs method = \"hsic\"",
     );
+}
+
+/// Rows of `metrics.csv` whose `stage` column is `stage` (the header is not a row).
+fn stage_rows(metrics: &str, stage: &str) -> usize {
+    metrics
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some(stage))
+        .count()
 }
