@@ -19,6 +19,8 @@ pub enum Suite {
     Async,
     /// Async vs simultaneous for 1–4 modules of width 256: how the speed-up scales.
     AsyncScaling,
+    /// Images/second of BP, MOLE and HSIC on the same CNN (cnn:32,64 on MNIST by default).
+    Cnn,
 }
 
 /// Flags of `mole bench`.
@@ -42,6 +44,12 @@ pub struct BenchArgs {
     /// Batch size.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// Train on a class-balanced subset of this many samples (shorter runs).
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Evaluate on a class-balanced subset of this many test samples.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
     /// Where the runs go [default: a temporary folder].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -83,6 +91,12 @@ pub(crate) fn run_config(
     .arg(&dir);
     if let Some(d) = &args.data_dir {
         cmd.arg("--data-dir").arg(d);
+    }
+    if let Some(n) = args.train_samples {
+        cmd.args(["--train-samples", &n.to_string()]);
+    }
+    if let Some(n) = args.test_samples {
+        cmd.args(["--test-samples", &n.to_string()]);
     }
     eprintln!("bench: {label} ...");
     let status = cmd.status().context("running mole train")?;
@@ -145,6 +159,31 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 ),
             ],
         ),
+        Suite::Cnn => (
+            args.model.clone().unwrap_or_else(|| "cnn:32,64".into()),
+            vec![
+                ("bp simultaneous", vec!["--method", "bp"]),
+                (
+                    "mole sequential",
+                    vec!["--method", "mole", "--schedule", "sequential"],
+                ),
+                (
+                    "mole sequential pooled",
+                    vec![
+                        "--method",
+                        "mole",
+                        "--schedule",
+                        "sequential",
+                        "--pooled",
+                        "true",
+                    ],
+                ),
+                (
+                    "hsic simultaneous",
+                    vec!["--method", "hsic", "--schedule", "simultaneous"],
+                ),
+            ],
+        ),
     };
     let rows: Vec<Row> = configs
         .iter()
@@ -153,9 +192,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let bp = &rows[0].summary;
     let f = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
     let mut table = format!(
-        "{} on {} ({}), batch {}, {} epoch(s) per stage\n\n| configuration | samples/s | × BP | peak RSS MiB | × BP | test accuracy |\n|---|---|---|---|---|---|\n",
+        "{} on {} ({}), batch {}, {} epoch(s) per stage\n\n| configuration | samples/s | × BP | train s | peak RSS MiB | × BP | test accuracy |\n|---|---|---|---|---|---|---|\n",
         match args.suite {
             Suite::Memory => "Peak memory",
+            Suite::Cnn => "CNN throughput (samples = images)",
             _ => "Throughput",
         },
         args.dataset,
@@ -166,10 +206,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     for r in &rows {
         let s = &r.summary;
         table += &format!(
-            "| {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.4} |\n",
+            "| {} | {:.0} | {:.2} | {:.1} | {:.0} | {:.2} | {:.4} |\n",
             r.label,
             f(s, "samples_per_second"),
             f(s, "samples_per_second") / f(bp, "samples_per_second"),
+            f(s, "train_seconds"),
             f(s, "peak_rss_bytes") / 1048576.0,
             f(s, "peak_rss_bytes") / f(bp, "peak_rss_bytes"),
             f(s, "test_accuracy")

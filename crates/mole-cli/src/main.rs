@@ -2,7 +2,9 @@
 
 mod bench_async;
 mod bench_cmd;
+mod compare_cmd;
 mod measure;
+mod report_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +26,10 @@ enum Command {
     Measure(measure::MeasureArgs),
     /// Benchmark throughput and memory of methods and schedules (one process per configuration).
     Bench(bench_cmd::BenchArgs),
+    /// Pictures (t-SNE, information plane, learning curves) and report.html from a run directory.
+    Report(report_cmd::ReportArgs),
+    /// One table and one accuracy/time chart comparing several run directories.
+    Compare(compare_cmd::CompareArgs),
 }
 
 /// Exit code for bad input (files, configs, specs); other failures exit with 1.
@@ -37,6 +43,8 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             || c.is::<mole_nn::SpecError>()
             || c.is::<mole_train::run::RunDirError>()
             || c.is::<measure::InputError>()
+            || c.downcast_ref::<mole_report::ReportError>()
+                .is_some_and(|r| r.is_bad_input())
     })
 }
 
@@ -53,6 +61,8 @@ fn main() {
         Command::Train(a) => train_cmd::run(a, no_arguments),
         Command::Measure(a) => measure::run(a),
         Command::Bench(a) => bench_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
+        Command::Compare(a) => compare_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -184,8 +184,6 @@ pub struct CsvTable {
     pub rows: Vec<(usize, Vec<String>)>,
     /// Number of columns (the same on every row).
     pub columns: usize,
-    /// 1-based number of the last line of the file.
-    pub last_line: usize,
 }
 
 impl CsvTable {
@@ -242,7 +240,6 @@ impl CsvTable {
             file: file.to_path_buf(),
             rows,
             columns,
-            last_line,
         })
     }
 

@@ -12,13 +12,15 @@ pub struct TrainArgs {
     /// TOML config file (every key optional; flags override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH.
+    /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH;
+    /// graphs: cora, mutag, linqs:DIR/NAME, tu:DIR.
     #[arg(long)]
     pub dataset: Option<String>,
     /// Folder of the named datasets [default: ../shared/datasets if present, else ./data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Model spec, e.g. mlp:256,256,256.
+    /// Model spec: mlp:256,256,256; cnn:32,64 (3x3 conv + 2x2 max-pool per entry); resconv
+    /// (the HSIC paper's ResConv; resconv:C,N,D); seq:conv(32,k=5),maxpool(2),res(k=3),dense(128).
     #[arg(long)]
     pub model: Option<String>,
     /// Layers per module, e.g. 1,2 (default: one layer per module).
@@ -80,8 +82,9 @@ pub struct TrainArgs {
     /// Weight of I(T;Y) (MOLE).
     #[arg(long)]
     pub lambda_y: Option<f64>,
-    /// Weight of I(T;X) (MOLE; > 0 makes modules encoder-like).
-    #[arg(long)]
+    /// Weight of I(T;X) (MOLE; > 0 keeps input information, "encoder-like"; < 0 compresses,
+    /// as in the information bottleneck).
+    #[arg(long, allow_negative_numbers = true)]
     pub lambda_x: Option<f64>,
     /// Kernel width rule on module outputs (MOLE): a number, scaled:S, silverman, median, knn[:k].
     #[arg(long)]
@@ -98,9 +101,50 @@ pub struct TrainArgs {
     /// σ of the HSIC bottleneck's dimension-scaled kernel.
     #[arg(long)]
     pub sigma: Option<f64>,
+    /// HSIC σ-combined network: one network per σ, outputs averaged under one format layer
+    /// (e.g. 1,5,10; needs --method hsic).
+    #[arg(long, value_delimiter = ',')]
+    pub sigmas: Option<Vec<f64>>,
+    /// Build conv modules' Gram matrices from globally average-pooled maps (MOLE and HSIC):
+    /// true or false.
+    #[arg(long)]
+    pub pooled: Option<bool>,
+    /// Train on a seeded class-balanced subset of this many training samples.
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Evaluate on a seeded class-balanced subset of this many test samples.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
+    /// Random-crop augmentation of training images: zero padding in pixels (0 = off).
+    #[arg(long)]
+    pub augment_crop: Option<usize>,
+    /// Random horizontal-flip augmentation of training images: true or false.
+    #[arg(long)]
+    pub augment_flip: Option<bool>,
     /// Run directory [default: runs/<timestamp>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// L2 weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Dropout probability on the input of every GNN layer.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Graph-level tasks: readout of node rows per graph (sum, mean, max).
+    #[arg(long)]
+    pub readout: Option<String>,
+    /// Graph-level tasks: folds of the stratified cross-validation.
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Graph data: evaluate every N epochs (and at the last epoch of each stage).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Batch normalisation in every block (true/false).
+    #[arg(long)]
+    pub batch_norm: Option<bool>,
+    /// Graph data, MOLE: label, label+input or label+aggregate (the joint target I(T;{Y,X})).
+    #[arg(long)]
+    pub joint_target: Option<String>,
     /// Also train backprop on the same architecture and print a comparison (on by default when
     /// `mole train` is given no argument at all).
     #[arg(long)]
@@ -108,6 +152,11 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Write the report (pictures and report.html, as `mole report`) into each run directory.
+    #[arg(long)]
+    pub report: bool,
+    #[command(flatten)]
+    pub tsne: crate::report_cmd::TsneArgs,
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -163,8 +212,30 @@ impl TrainArgs {
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
              sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
+             weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds,
+             joint_target => mole.joint_target, eval_every => eval_every,
+             batch_norm => batch_norm,
              buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,
              threads_per_module => async_.threads_per_module);
+        if let Some(v) = &self.sigmas {
+            c.hsic.sigmas = v.clone();
+        }
+        if let Some(p) = self.pooled {
+            c.mole.pooled = p;
+            c.hsic.pooled = p;
+        }
+        if let Some(v) = self.augment_crop {
+            c.augment.crop = v;
+        }
+        if let Some(v) = self.augment_flip {
+            c.augment.flip = v;
+        }
+        if self.train_samples.is_some() {
+            c.train_samples = self.train_samples;
+        }
+        if self.test_samples.is_some() {
+            c.test_samples = self.test_samples;
+        }
         if self.data_dir.is_some() {
             c.data_dir = self.data_dir.clone();
         }
@@ -213,7 +284,11 @@ pub fn default_run_dir(suffix: &str) -> PathBuf {
     ))
 }
 
-fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::Result<Summary> {
+fn run_one(
+    cfg: &TrainConfig,
+    data: &mole_data::Split,
+    quiet: bool,
+) -> anyhow::Result<(Summary, PathBuf)> {
     let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
     let mut run = RunDir::create(&dir)?;
     if !quiet {
@@ -230,7 +305,35 @@ fn run_one(cfg: &TrainConfig, data: &mole_data::Split, quiet: bool) -> anyhow::R
     }
     let summary = mole_train::train(cfg, data, &mut run, quiet)
         .with_context(|| format!("run {}", dir.display()))?;
-    Ok(summary)
+    Ok((summary, dir))
+}
+
+/// The data of a run: rows of vectors/images, or a graph dataset.
+enum Data {
+    Rows(mole_data::Split),
+    Graph(mole_data::GraphData),
+}
+
+fn run_graph(
+    cfg: &TrainConfig,
+    data: &mole_data::GraphData,
+    quiet: bool,
+) -> anyhow::Result<(Summary, PathBuf)> {
+    let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
+    let mut run = RunDir::create(&dir)?;
+    if !quiet {
+        eprintln!(
+            "training {} on {}, model {}, {} schedule -> {}",
+            format!("{:?}", cfg.method).to_lowercase(),
+            cfg.dataset,
+            cfg.model,
+            format!("{:?}", cfg.schedule()).to_lowercase(),
+            dir.display()
+        );
+    }
+    let summary = mole_train::graph::train_graph(cfg, data, &mut run, quiet)
+        .with_context(|| format!("run {}", dir.display()))?;
+    Ok((summary, dir))
 }
 
 /// Ctrl-C: the async schedule stops its workers and keeps what was written; the other schedules
@@ -253,10 +356,20 @@ fn install_interrupt_handler(graceful: bool) {
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
-    let data = mole_train::train::load_data(&cfg)?;
-    mole_train::train::check(&cfg, &data)?;
-    let summary = run_one(&cfg, &data, args.quiet)?;
-    let mut rows = vec![summary];
+    let data = if mole_data::is_graph_dataset(&cfg.dataset) {
+        let d = mole_train::graph::load_graph_data(&cfg)?;
+        mole_train::graph::check_graph(&cfg, &d)?;
+        Data::Graph(d)
+    } else {
+        let d = mole_train::train::load_data(&cfg)?;
+        mole_train::train::check(&cfg, &d)?;
+        Data::Rows(d)
+    };
+    let train = |cfg: &TrainConfig| match &data {
+        Data::Rows(d) => run_one(cfg, d, args.quiet),
+        Data::Graph(d) => run_graph(cfg, d, args.quiet),
+    };
+    let mut rows = vec![train(&cfg)?];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp {
         let mut bp = cfg.clone();
         bp.method = Method::Bp;
@@ -265,20 +378,29 @@ pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
             Some(p) => PathBuf::from(format!("{}-bp", p.display())),
             None => default_run_dir("-bp"),
         });
-        rows.push(run_one(&bp, &data, args.quiet)?);
+        rows.push(train(&bp)?);
     }
     println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");
-    for s in &rows {
+    for (s, _) in &rows {
+        let acc = match s.test_accuracy_std {
+            Some(std) => format!("{:.4} ± {std:.4}", s.test_accuracy),
+            None => format!("{:.4}", s.test_accuracy),
+        };
         println!(
-            "| {} | {} | {:.4} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {:.1} | {:.0} | {:.0} |",
             s.method,
             s.schedule,
-            s.test_accuracy,
+            acc,
             s.train_seconds,
             s.samples_per_second,
             s.peak_rss_bytes as f64 / (1 << 20) as f64
         );
+    }
+    if args.report {
+        for (_, dir) in &rows {
+            crate::report_cmd::report_dir(dir, &args.tsne.options(), args.quiet)?;
+        }
     }
     Ok(())
 }

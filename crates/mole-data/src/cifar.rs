@@ -16,7 +16,7 @@ pub fn read_cifar_batch(path: &Path) -> Result<Dataset> {
 
 /// Parses the bytes of a CIFAR-10 binary batch; `path` is used in error messages.
 pub fn parse_cifar_batch(bytes: &[u8], path: &Path) -> Result<Dataset> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             path,
             None,

@@ -8,7 +8,7 @@
 use crate::csv::{HeaderMode, read_labelled_csv};
 use crate::error::{DataError, Result};
 use crate::idx::read_idx_images;
-use crate::split::{Standardizer, stratified_split};
+use crate::split::{Standardizer, channel_statistics, normalize_channels, stratified_split};
 use crate::{Dataset, Split};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,8 @@ pub struct DataOptions {
     /// Seed of the split.
     pub seed: u64,
     /// Standardise features with training-set statistics; `None` means the dataset's default
-    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]).
+    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]). Images are
+    /// normalised per channel, `x' = (x − μ_c) / σ_c`, not per pixel.
     pub standardize: Option<bool>,
     /// Header handling for `csv:PATH`.
     pub header: HeaderMode,
@@ -114,9 +115,16 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
     };
     let mut split = split;
     if opts.standardize.unwrap_or(standardize_default) {
-        let s = Standardizer::fit(&split.train);
-        s.apply(&mut split.train);
-        s.apply(&mut split.test);
+        if matches!(split.train.shape, crate::SampleShape::Image { .. }) {
+            // Images: one mean and standard deviation per channel (training statistics).
+            let (mean, std) = channel_statistics(&split.train);
+            normalize_channels(&mut split.train, &mean, &std);
+            normalize_channels(&mut split.test, &mean, &std);
+        } else {
+            let s = Standardizer::fit(&split.train);
+            s.apply(&mut split.train);
+            s.apply(&mut split.test);
+        }
     }
     Ok(split)
 }
@@ -165,4 +173,54 @@ fn load_idx_pair(name: &str, dir: &Path) -> Result<Split> {
         train: load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
         test: load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
     })
+}
+
+/// True when `name` names a graph dataset (`cora`, `mutag`, `linqs:DIR/NAME`, `tu:DIR`), which
+/// [`load_graph`] reads instead of [`load`].
+pub fn is_graph_dataset(name: &str) -> bool {
+    matches!(name, "cora" | "mutag") || name.starts_with("linqs:") || name.starts_with("tu:")
+}
+
+/// Loads a graph dataset: `cora` (`<data-dir>/cora/cora.{content,cites}`, features
+/// row-normalised), `mutag` (`<data-dir>/tu/MUTAG/`), `linqs:DIR/NAME` (row-normalised) or
+/// `tu:DIR`.
+pub fn load_graph(name: &str, opts: &DataOptions) -> Result<crate::graph::GraphData> {
+    use crate::graph::GraphData;
+    let dir = opts.dir();
+    let linqs = |prefix: &Path| -> Result<GraphData> {
+        let mut d = crate::linqs::read_linqs(prefix)?;
+        d.row_normalize();
+        Ok(GraphData::Nodes(d))
+    };
+    match name {
+        "cora" => {
+            let content = find(
+                name,
+                &[dir.join("cora").join("cora.content")],
+                "Put the LINQS files cora.content and cora.cites there, or pass --data-dir.".into(),
+            )?;
+            linqs(&content.with_extension(""))
+        }
+        "mutag" => {
+            let folder = dir.join("tu").join("MUTAG");
+            find(
+                name,
+                &[folder.join("MUTAG_A.txt")],
+                "Put the TU Dortmund MUTAG files (MUTAG_A.txt, …) there, or pass --data-dir."
+                    .into(),
+            )?;
+            Ok(GraphData::Graphs(crate::tu::read_tu(&folder)?))
+        }
+        other => {
+            if let Some(prefix) = other.strip_prefix("linqs:") {
+                linqs(Path::new(prefix))
+            } else if let Some(folder) = other.strip_prefix("tu:") {
+                Ok(GraphData::Graphs(crate::tu::read_tu(Path::new(
+                    folder.trim_end_matches('/'),
+                ))?))
+            } else {
+                Err(DataError::Unknown(other.to_string()))
+            }
+        }
+    }
 }

@@ -12,6 +12,11 @@ use crate::eigen::{to_host, with_surrogate_gradient};
 pub const NHSIC_EPSILON: f64 = 1e-5;
 
 /// How a Gram matrix is centred, with `H = I − (1/m) 1 1ᵀ`.
+///
+/// For [`nhsic`] the choice does not change the value in exact arithmetic: with
+/// `g(K̄) = K̄ (K̄ + cI)^{-1}` one has `g(H K H) = H g(K H)` and `g(K H) = g(K H) H`, so
+/// `tr(g(HK_XH) g(HK_YH)) = tr(g(K_XH) g(K_YH))` (`H` is idempotent). `Right` therefore only
+/// reproduces the reference code's round-off; it is kept for parity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Centering {
     /// `K̄ = H K H` (textbook; default).

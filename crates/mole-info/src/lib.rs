@@ -14,6 +14,10 @@
 //!
 //! Every estimator returns a `[1]` tensor on the device of its inputs and is differentiable
 //! with respect to its Gram matrices when they are tracked by autodiff. Entropies are in bits.
+//! Eigendecompositions and linear solves run on the host in f64 (`faer`); whole matrices are
+//! moved with one transfer each, never element by element.
+
+#![warn(missing_docs)]
 
 pub mod eigen;
 pub mod hsic;

@@ -3,12 +3,32 @@
 
 pub mod activation;
 pub mod block;
+pub mod conv;
 pub mod dense;
+pub mod ensemble;
 pub mod features;
+pub mod gcn;
+pub mod gin;
+pub mod gnn;
+pub mod graph_batch;
+pub mod pool;
+pub mod readout;
+pub mod residual;
+pub mod sage;
 pub mod spec;
 
 pub use activation::Activation;
 pub use block::Block;
+pub use conv::{ConvBlock, ConvConfig};
 pub use dense::{DenseBlock, DenseConfig, freeze_affine};
+pub use ensemble::{Branch, EnsembleBlock};
 pub use features::Features;
+pub use gcn::GcnBlock;
+pub use gin::GinBlock;
+pub use gnn::{GnnConfig, GnnTail};
+pub use graph_batch::GraphBatch;
+pub use pool::Pool;
+pub use readout::{Readout, ReadoutBlock};
+pub use residual::{ResidualBlock, ResidualConfig};
+pub use sage::SageBlock;
 pub use spec::{BuildOptions, LayerSpec, ModelSpec, SpecError};

@@ -28,6 +28,45 @@ pub fn features(data: &Dataset, indices: &[usize], device: &Device) -> Features 
     }
 }
 
+/// Like [`features`], with the seeded crop/flip augmentation of round `round` applied to every
+/// image row (vector rows are returned unchanged).
+pub fn augmented_features(
+    data: &Dataset,
+    indices: &[usize],
+    device: &Device,
+    augment: &crate::config::AugmentSettings,
+    seed: u64,
+    round: u64,
+) -> Features {
+    let SampleShape::Image {
+        channels,
+        height,
+        width,
+    } = data.shape
+    else {
+        return features(data, indices, device);
+    };
+    if !augment.enabled() {
+        return features(data, indices, device);
+    }
+    let mut v = Vec::with_capacity(indices.len() * data.shape.len());
+    for &i in indices {
+        let d = mole_data::augment::draw(seed, round, i, augment.crop, augment.flip);
+        mole_data::augment::augment_image(
+            data.sample(i),
+            [channels, height, width],
+            augment.crop,
+            d,
+            &mut v,
+        );
+    }
+    let n = indices.len();
+    Features::Grid(Tensor::from_data(
+        TensorData::new(v, [n, channels, height, width]),
+        device,
+    ))
+}
+
 /// Labels of the rows `indices`.
 pub fn labels(data: &Dataset, indices: &[usize]) -> Vec<usize> {
     indices.iter().map(|&i| data.labels[i]).collect()

@@ -102,12 +102,17 @@ pub struct MoleSettings {
     /// Project each row of T onto the unit sphere (`t / ‖t‖`) before the Gaussian kernel, which
     /// makes the objective invariant to the scale of T.
     pub unit_sphere: bool,
+    /// Graph data: what a module's output is scored against: "label" (I(T;Y)),
+    /// "label+input" (the joint I(T;{Y,X}) with X the node's input features, pooled per graph
+    /// for graph-level tasks) or "label+aggregate" (X the GCN-normalised neighbourhood
+    /// aggregate of the input features, `D^-1/2 (A+I) D^-1/2 X`).
+    pub joint_target: String,
 }
 
 impl Default for MoleSettings {
     fn default() -> Self {
         MoleSettings {
-            alpha: 2.0,
+            alpha: 1.01,
             lambda_y: 1.0,
             lambda_x: 0.0,
             sigma_t: "scaled:0.5".into(),
@@ -116,6 +121,7 @@ impl Default for MoleSettings {
             normalized: false,
             pooled: false,
             unit_sphere: false,
+            joint_target: "label".into(),
         }
     }
 }
@@ -148,6 +154,24 @@ impl Default for HsicSettings {
             sigmas: Vec::new(),
             pooled: false,
         }
+    }
+}
+
+/// Seeded training-time augmentation of image batches (the test set is never augmented).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentSettings {
+    /// Random crop: pad every side with this many zeros, then cut a window of the original
+    /// size at a random offset (0 = off; 4 is the usual choice for CIFAR-10).
+    pub crop: usize,
+    /// Random horizontal flip with probability 1/2.
+    pub flip: bool,
+}
+
+impl AugmentSettings {
+    /// True when any augmentation is on.
+    pub fn enabled(&self) -> bool {
+        self.crop > 0 || self.flip
     }
 }
 
@@ -204,6 +228,21 @@ pub struct TrainConfig {
     pub cache_mib: usize,
     /// Run directory; default `runs/<timestamp>`.
     pub out: Option<PathBuf>,
+    /// Train on a seeded class-balanced subset of this many training samples (all when unset).
+    pub train_samples: Option<usize>,
+    /// Evaluate on a seeded class-balanced subset of this many test samples (all when unset).
+    pub test_samples: Option<usize>,
+    /// Training-time augmentation of images.
+    pub augment: AugmentSettings,
+    /// Dropout probability on the input of every GNN layer.
+    pub dropout: f64,
+    /// Graph-level tasks: how node rows are pooled per graph ("sum", "mean", "max").
+    pub readout: String,
+    /// Graph-level tasks: folds of the stratified cross-validation (at least 2).
+    pub folds: usize,
+    /// Graph data: evaluate (accuracy, dependence measures, a metrics row) every this many
+    /// epochs and at the last epoch of every module and the head (at least 1).
+    pub eval_every: usize,
     /// MOLE objective settings.
     pub mole: MoleSettings,
     /// HSIC objective settings.
@@ -240,6 +279,13 @@ impl Default for TrainConfig {
             embedding_samples: 1000,
             cache_mib: 2048,
             out: None,
+            train_samples: None,
+            test_samples: None,
+            augment: AugmentSettings::default(),
+            dropout: 0.0,
+            readout: "mean".into(),
+            folds: 10,
+            eval_every: 1,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
             async_: AsyncSettings::default(),
@@ -290,7 +336,7 @@ impl TrainConfig {
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             ConfigError::Parse {
                 path: PathBuf::from("<config>"),
                 message: match line {
@@ -360,6 +406,41 @@ impl TrainConfig {
         }
         if self.async_.max_reuse == 0 {
             return bad("async.max_reuse = 0 (needs at least 1)".into());
+        }
+        if self.train_samples == Some(0) || self.test_samples == Some(0) {
+            return bad("train_samples and test_samples must be positive".into());
+        }
+        if self
+            .hsic
+            .sigmas
+            .iter()
+            .any(|s| !(*s > 0.0 && s.is_finite()))
+        {
+            return bad(format!(
+                "hsic.sigmas = {:?} (every sigma must be positive)",
+                self.hsic.sigmas
+            ));
+        }
+        if !self.hsic.sigmas.is_empty() && self.method != Method::Hsic {
+            return bad("hsic.sigmas (the sigma-combined network) needs method = \"hsic\"".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout = {} (must be in [0, 1))", self.dropout));
+        }
+        if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
+            return bad(format!("readout: {e}"));
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every = 0 (needs at least 1)".into());
+        }
+        if self.folds < 2 {
+            return bad(format!("folds = {} (needs at least 2)", self.folds));
+        }
+        if !["label", "label+input", "label+aggregate"].contains(&self.mole.joint_target.as_str()) {
+            return bad(format!(
+                "mole.joint_target = '{}' (label, label+input or label+aggregate)",
+                self.mole.joint_target
+            ));
         }
         if !["both", "right"].contains(&self.hsic.centering.as_str()) {
             return bad(format!(

@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn permutation_accuracy_finds_the_permutation() {
         // Class 0 fires unit 2, class 1 fires unit 0, class 2 fires unit 1.
-        let outputs = [0., 0., 1., 1., 0., 0., 0., 1., 0., 0., 0.9, 0.1];
+        let outputs = [0., 0., 1., 1., 0., 0., 0., 1., 0., 0., 0.1, 0.9];
         let labels = [0, 1, 2, 0];
         let (acc, assign) = permutation_accuracy(&outputs, 3, &labels, 3, None);
         assert_eq!(assign, vec![2, 0, 1]);

@@ -10,7 +10,7 @@ use burn::optim::{
     momentum::MomentumConfig,
 };
 use burn::tensor::Tensor;
-use mole_nn::{Block, Features};
+use mole_nn::{Block, Features, GraphBatch};
 
 /// The layers of one module, applied in order.
 #[derive(Module, Debug)]
@@ -21,18 +21,28 @@ pub struct Stage {
 
 impl Stage {
     /// Forward through every block.
-    pub fn forward(&self, mut x: Features) -> Features {
+    pub fn forward(&self, x: Features) -> Features {
+        self.forward_graph(x, None)
+    }
+
+    /// Forward through every block, with the graph context of GNN blocks.
+    pub fn forward_graph(&self, mut x: Features, graph: Option<&GraphBatch>) -> Features {
         for b in &self.blocks {
-            x = b.forward(x);
+            x = b.forward_graph(x, graph);
         }
         x
     }
 
     /// Forward through every block, keeping each block's output.
-    pub fn forward_all(&self, mut x: Features) -> Vec<Features> {
+    pub fn forward_all(&self, x: Features) -> Vec<Features> {
+        self.forward_all_graph(x, None)
+    }
+
+    /// [`Stage::forward_all`] with the graph context of GNN blocks.
+    pub fn forward_all_graph(&self, mut x: Features, graph: Option<&GraphBatch>) -> Vec<Features> {
         let mut outs = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
-            x = b.forward(x);
+            x = b.forward_graph(x, graph);
             outs.push(x.clone());
         }
         outs
@@ -109,9 +119,20 @@ impl LocalModule {
         input: Features,
         target: &Target,
     ) -> Result<(Features, Diagnostics), NonFiniteLoss> {
+        self.step_graph(input, None, target)
+    }
+
+    /// [`LocalModule::step`] with the graph context of GNN blocks (the same graph for input
+    /// and output: node rows in, node rows out).
+    pub fn step_graph(
+        &mut self,
+        input: Features,
+        graph: Option<&GraphBatch>,
+        target: &Target,
+    ) -> Result<(Features, Diagnostics), NonFiniteLoss> {
         // A leaf on the autodiff device: batch norm trains, but nothing upstream is reachable.
         let input = input.without_autodiff().autodiff();
-        let output = self.stage.forward(input);
+        let output = self.stage.forward_graph(input, graph);
         let (loss, diag) = self.objective.loss(output.clone(), target);
         let value = diag["loss"];
         if !value.is_finite() {
@@ -141,6 +162,20 @@ impl LocalModule {
     /// Inference keeping every block's output.
     pub fn forward_all(&self, input: Features) -> Vec<Features> {
         self.stage.valid().forward_all(input.without_autodiff())
+    }
+
+    /// Inference with the graph context of GNN blocks.
+    pub fn forward_graph(&self, input: Features, graph: Option<&GraphBatch>) -> Features {
+        self.stage
+            .valid()
+            .forward_graph(input.without_autodiff(), graph)
+    }
+
+    /// Inference keeping every block's output, with the graph context of GNN blocks.
+    pub fn forward_all_graph(&self, input: Features, graph: Option<&GraphBatch>) -> Vec<Features> {
+        self.stage
+            .valid()
+            .forward_all_graph(input.without_autodiff(), graph)
     }
 
     /// Number of parameters.

@@ -4,7 +4,10 @@ use crate::config::{Method, TrainConfig};
 use crate::module::{LocalModule, make_optimizer};
 use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError};
 use burn::tensor::{Device, Tensor};
-use mole_nn::{Activation, Block, BuildOptions, DenseConfig, Features, ModelSpec, SpecError};
+use mole_nn::{
+    Activation, Block, Branch, BuildOptions, DenseConfig, EnsembleBlock, Features, GraphBatch,
+    ModelSpec, Readout, ReadoutBlock, SpecError,
+};
 
 /// Modules in order, then the head (a linear classifier trained with cross-entropy on the
 /// detached output of the last module). For backprop there is a single module holding every
@@ -33,6 +36,11 @@ pub enum BuildError {
     /// Bad activation.
     #[error("config activation: {0}")]
     Activation(String),
+    /// GNN layers asked for on data without a graph.
+    #[error(
+        "model '{0}' has GNN layers, which need a graph dataset (cora, mutag, linqs:DIR/NAME, tu:DIR)"
+    )]
+    NeedsGraph(String),
 }
 
 /// Splits `n` layers into modules of the sizes in `group` (empty: one layer each).
@@ -60,12 +68,42 @@ impl Network {
         sigma: Option<f64>,
     ) -> Result<Network, BuildError> {
         let spec: ModelSpec = cfg.model.parse()?;
+        if spec.is_graph() {
+            return Err(BuildError::NeedsGraph(cfg.model.clone()));
+        }
+        Self::build_with(cfg, spec, input, num_classes, device, sigma, None)
+    }
+
+    /// Builds the network for a graph dataset: node rows of width `input`; with `readout`
+    /// (graph-level tasks) the head, or the backprop classifier, pools node rows per graph first.
+    pub fn build_graph(
+        cfg: &TrainConfig,
+        input: usize,
+        num_classes: usize,
+        device: &Device,
+        readout: Option<Readout>,
+    ) -> Result<Network, BuildError> {
+        let spec: ModelSpec = cfg.model.parse()?;
+        Self::build_with(cfg, spec, &[input], num_classes, device, None, readout)
+    }
+
+    fn build_with(
+        cfg: &TrainConfig,
+        spec: ModelSpec,
+        input: &[usize],
+        num_classes: usize,
+        device: &Device,
+        sigma: Option<f64>,
+        readout: Option<Readout>,
+    ) -> Result<Network, BuildError> {
         let activation: Activation = cfg.activation.parse().map_err(BuildError::Activation)?;
         let opts = BuildOptions {
             batch_norm: cfg.batch_norm,
             affine: cfg.affine,
             activation,
+            dropout: cfg.dropout,
         };
+        let readout_block = || readout.map(|readout| Block::Readout(ReadoutBlock { readout }));
         let built = spec.build(input, &opts, device)?;
         let last_width: usize = built.last().map(|(_, s)| s.iter().product()).unwrap_or(0);
         let head_block = Block::Dense(
@@ -81,6 +119,7 @@ impl Network {
         if cfg.method == Method::Bp {
             let shapes: Vec<Vec<usize>> = built.iter().map(|(_, s)| s.clone()).collect();
             let mut blocks: Vec<Block> = built.into_iter().map(|(b, _)| b).collect();
+            blocks.extend(readout_block());
             blocks.push(head_block);
             let module = LocalModule::new(
                 "network",
@@ -126,7 +165,7 @@ impl Network {
         }
         let head = LocalModule::new(
             "head",
-            vec![head_block],
+            readout_block().into_iter().chain([head_block]).collect(),
             Objective::CrossEntropy,
             make_optimizer(cfg),
             cfg.head_lr(),
@@ -138,19 +177,75 @@ impl Network {
         })
     }
 
+    /// The σ-combined network: one frozen module holding the trained `branches` (their outputs,
+    /// of row shape `shape`, averaged) and a fresh head on top, the only part left to train.
+    pub fn combined(
+        cfg: &TrainConfig,
+        branches: Vec<Branch>,
+        shape: Vec<usize>,
+        num_classes: usize,
+        device: &Device,
+    ) -> Network {
+        let width = shape.iter().product();
+        let ensemble = LocalModule::new(
+            "sigma-combined",
+            vec![Block::Ensemble(EnsembleBlock { branches })],
+            Objective::Hsic(HsicObjective::from_settings(&cfg.hsic, cfg.hsic.sigma)),
+            make_optimizer(cfg),
+            cfg.lr(),
+        );
+        let head = LocalModule::new(
+            "head",
+            vec![Block::Dense(
+                DenseConfig {
+                    d_input: width,
+                    d_output: num_classes,
+                    batch_norm: false,
+                    affine: false,
+                    activation: Activation::Identity,
+                }
+                .init(device),
+            )],
+            Objective::CrossEntropy,
+            make_optimizer(cfg),
+            cfg.head_lr(),
+        );
+        Network {
+            modules: vec![ensemble],
+            head: Some(head),
+            output_shapes: vec![shape],
+        }
+    }
+
     /// Forward through modules `0..k` (inference).
-    pub fn forward_to(&self, mut x: Features, k: usize) -> Features {
+    pub fn forward_to(&self, x: Features, k: usize) -> Features {
+        self.forward_to_graph(x, None, k)
+    }
+
+    /// [`Network::forward_to`] with the graph context of GNN blocks.
+    pub fn forward_to_graph(
+        &self,
+        mut x: Features,
+        graph: Option<&GraphBatch>,
+        k: usize,
+    ) -> Features {
         for m in &self.modules[..k] {
-            x = m.forward(x);
+            x = m.forward_graph(x, graph);
         }
         x
     }
 
     /// Class scores (logits) for a batch.
     pub fn predict(&self, x: Features) -> Tensor<2> {
-        let h = self.forward_to(x, self.modules.len());
+        self.predict_graph(x, None)
+    }
+
+    /// Class scores with the graph context of GNN blocks: one row per node, or per graph when
+    /// the network has a readout.
+    pub fn predict_graph(&self, x: Features, graph: Option<&GraphBatch>) -> Tensor<2> {
+        let h = self.forward_to_graph(x, graph, self.modules.len());
         match &self.head {
-            Some(head) => head.forward(h).flat(),
+            Some(head) => head.forward_graph(h, graph).flat(),
             None => h.flat(),
         }
     }
@@ -158,12 +253,28 @@ impl Network {
     /// Every hidden layer's output for a batch, lowest first (the classifier of a backprop
     /// network excluded), with the module each belongs to (0-based).
     pub fn layer_outputs(&self, x: Features) -> Vec<(usize, Features)> {
+        self.layer_outputs_graph(x, None)
+    }
+
+    /// [`Network::layer_outputs`] with the graph context of GNN blocks (node rows; the readout
+    /// of a backprop network is excluded too).
+    pub fn layer_outputs_graph(
+        &self,
+        x: Features,
+        graph: Option<&GraphBatch>,
+    ) -> Vec<(usize, Features)> {
         let mut out = Vec::new();
         let mut h = x;
         for (k, m) in self.modules.iter().enumerate() {
-            let mut all = m.forward_all(h);
+            let mut all = m.forward_all_graph(h, graph);
             if self.head.is_none() {
                 all.pop(); // the classifier of the backprop network
+                if matches!(
+                    m.stage.blocks.get(all.len().wrapping_sub(1)),
+                    Some(Block::Readout(_))
+                ) {
+                    all.pop(); // and its readout
+                }
             }
             h = all.last().cloned().expect("non-empty module");
             out.extend(all.into_iter().map(|f| (k, f)));

@@ -9,23 +9,47 @@
 
 use crate::config::{HsicSettings, MoleSettings};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use mole_info::{Centering, GaussianKernel, KernelWidth, LabelKernel};
-use mole_nn::Features;
+use mole_nn::{Features, GraphBatch, Readout};
 use std::collections::BTreeMap;
 
 /// Named numbers an objective reports with each step (`loss`, `i_ty`, `nhsic_tx`, …).
 pub type Diagnostics = BTreeMap<String, f64>;
 
+/// Which rows of a module's output the objective scores (graph data).
+#[allow(clippy::large_enum_variant)] // one value per step
+#[derive(Clone, Debug)]
+pub enum TargetView {
+    /// Only these node rows (the labelled training nodes of a node-level task).
+    Rows(Tensor<1, Int>),
+    /// The node rows pooled per graph (graph-level tasks: one Gram sample per graph).
+    Pooled(Readout, Box<GraphBatch>),
+}
+
+impl TargetView {
+    /// The scored rows of a module output `t`.
+    pub fn apply(&self, t: Tensor<2>) -> Tensor<2> {
+        match self {
+            TargetView::Rows(rows) => t.select(0, rows.clone()),
+            TargetView::Pooled(readout, graph) => readout.pool(t, graph),
+        }
+    }
+}
+
 /// What a module's output is scored against: the batch's network inputs and labels.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Network inputs of the batch, flattened, without autodiff.
+    /// Network inputs of the scored rows, flattened, without autodiff (for graph data: the
+    /// selected nodes' features, or the features pooled per graph, or their neighbourhood
+    /// aggregate).
     pub x: Tensor<2>,
     /// Class of every row.
     pub labels: Vec<usize>,
     /// Number of classes.
     pub num_classes: usize,
+    /// For graph data: the rows of the output that are scored (`None`: every row).
+    pub view: Option<TargetView>,
 }
 
 impl Target {
@@ -101,6 +125,9 @@ pub struct MoleObjective {
     pub pooled: bool,
     /// Rows of T scaled to unit norm before the kernel.
     pub unit_sphere: bool,
+    /// Score the joint target `{Y, X}`: `I(T;{Y,X}) = S(T) + S(Y,X) − S(T,Y,X)` replaces
+    /// `I(T;Y)` (multivariate extension, Hadamard-product joint).
+    pub joint_x: bool,
 }
 
 /// `t / max(‖t‖, 1e-12)` row by row.
@@ -122,6 +149,7 @@ impl MoleObjective {
             normalized: s.normalized,
             pooled: s.pooled,
             unit_sphere: s.unit_sphere,
+            joint_x: s.joint_target != "label",
         })
     }
 }
@@ -189,6 +217,10 @@ impl Objective {
             Features::Flat(x) => x.device(),
             Features::Grid(x) => x.device(),
         };
+        let t = match &target.view {
+            Some(view) => Features::Flat(view.apply(t.flat())),
+            None => t,
+        };
         let mut diag = Diagnostics::new();
         let loss = match self {
             Objective::Mole(o) => {
@@ -198,13 +230,32 @@ impl Objective {
                 let ky = o
                     .label_kernel
                     .gram(&target.labels, target.num_classes, &device);
-                let mi_y = mole_info::mutual_information(kt.clone(), ky, o.alpha);
-                let i_y = if o.normalized {
-                    mi_y.normalized()
+                let (i_y, i_y_raw) = if o.joint_x {
+                    // I(T;{Y,X}) = S(T) + S(Y,X) − S(T,Y,X).
+                    let kx = o.kernel_x.gram(target.x.clone()).matrix;
+                    let s_t = mole_info::renyi_entropy(kt.clone(), o.alpha);
+                    let s_yx = mole_info::joint_entropy(&[ky.clone(), kx.clone()], o.alpha);
+                    let s_tyx = mole_info::joint_entropy(&[kt.clone(), ky, kx], o.alpha);
+                    let i = s_t.clone() + s_yx.clone() - s_tyx;
+                    let i_n = if o.normalized {
+                        let floor = mole_info::NORMALIZATION_FLOOR;
+                        let denom = s_t.max_pair(s_yx).clamp_min(floor);
+                        i.clone() / denom
+                    } else {
+                        i.clone()
+                    };
+                    diag.insert("i_tyx".into(), scalar(&i));
+                    (i_n, i)
                 } else {
-                    mi_y.value.clone()
+                    let mi_y = mole_info::mutual_information(kt.clone(), ky, o.alpha);
+                    let i_y = if o.normalized {
+                        mi_y.normalized()
+                    } else {
+                        mi_y.value.clone()
+                    };
+                    (i_y, mi_y.value)
                 };
-                diag.insert("i_ty".into(), scalar(&mi_y.value));
+                diag.insert("i_ty".into(), scalar(&i_y_raw));
                 let mut total = i_y.mul_scalar(o.lambda_y);
                 if o.lambda_x != 0.0 {
                     let kx = o.kernel_x.gram(target.x.clone()).matrix;

@@ -2,7 +2,7 @@
 //! that fails midway keeps what it measured), weights (safetensors), embeddings and
 //! `summary.json`. Files other than the metrics are written atomically (temp file + rename).
 
-use burn::module::{Module, ModuleVisitor, ParamId};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
@@ -125,26 +125,35 @@ impl RunDir {
     }
 }
 
-/// Collects a module's float parameters as `(path, shape, values)`.
+/// Collects a module's float parameters (and batch-norm running statistics) as
+/// `(path, shape, values)`. burn calls `enter_module`/`exit_module` around every field, the
+/// parameter's own field name included, so the stack is the parameter's path.
 struct ParamCollector {
+    path: Vec<String>,
     out: Vec<(String, Vec<usize>, Vec<f32>)>,
 }
 
 impl ModuleVisitor for ParamCollector {
-    fn visit_float_with_path<const D: usize>(
-        &mut self,
-        path: &[String],
-        _id: ParamId,
-        tensor: &Tensor<D>,
-    ) {
-        let (shape, values) = crate::batches::to_host(tensor.clone().without_autodiff());
-        self.out.push((path.join("."), shape, values));
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let (shape, values) = crate::batches::to_host(param.val().without_autodiff());
+        self.out.push((self.path.join("."), shape, values));
     }
 }
 
 /// Every float parameter of `module`, named by its path (e.g. `blocks.0.linear.weight`).
 pub fn named_params<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let mut c = ParamCollector { out: Vec::new() };
+    let mut c = ParamCollector {
+        path: Vec::new(),
+        out: Vec::new(),
+    };
     module.visit(&mut c);
     c.out
 }
@@ -185,4 +194,41 @@ pub fn peak_rss_bytes() -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+    use mole_nn::{Activation, DenseConfig};
+
+    #[test]
+    fn named_params_lists_every_parameter_with_its_path_and_values() {
+        let device = Device::flex();
+        let block = DenseConfig {
+            d_input: 3,
+            d_output: 2,
+            batch_norm: true,
+            affine: true,
+            activation: Activation::Relu,
+        }
+        .init(&device);
+        let params = named_params(&block);
+        let shapes: BTreeMap<String, Vec<usize>> = params
+            .iter()
+            .map(|(n, s, v)| {
+                assert_eq!(v.len(), s.iter().product::<usize>(), "{n}");
+                (n.clone(), s.clone())
+            })
+            .collect();
+        assert_eq!(shapes["linear.weight"], vec![3, 2]);
+        assert_eq!(shapes["linear.bias"], vec![2]);
+        for name in ["gamma", "beta", "running_mean", "running_var"] {
+            assert_eq!(shapes[&format!("norm.{name}")], vec![2], "{shapes:?}");
+        }
+        // The values are the parameters' own.
+        let (_, _, w) = &params[params.iter().position(|p| p.0 == "linear.weight").unwrap()];
+        let direct = crate::batches::to_host(block.linear.weight.val()).1;
+        assert_eq!(w, &direct);
+    }
 }

@@ -51,6 +51,8 @@ pub struct Session<'a> {
     bar: Option<ProgressBar>,
     /// Last measured head accuracies (train probe, test).
     pub last_accuracy: (f64, f64),
+    /// Epochs begun so far; the augmentation round of the batches drawn now.
+    round: u64,
 }
 
 impl<'a> Session<'a> {
@@ -101,6 +103,7 @@ impl<'a> Session<'a> {
             quiet,
             bar: None,
             last_accuracy: (f64::NAN, f64::NAN),
+            round: 0,
         })
     }
 
@@ -109,19 +112,33 @@ impl<'a> Session<'a> {
         self.device.clone().without_autodiff_device()
     }
 
+    /// Training rows `idx` as tensors, augmented (when configured) with this epoch's draws, so
+    /// that [`Session::input`] and [`Session::target`] see the same images.
+    fn rows(&self, idx: &[usize]) -> Features {
+        batches::augmented_features(
+            &self.data.train,
+            idx,
+            &self.plain_device(),
+            &self.cfg.augment,
+            self.cfg.seed,
+            self.round,
+        )
+    }
+
     /// The objective's target for training rows `idx`.
     pub fn target(&self, idx: &[usize]) -> Target {
-        let x = batches::features(&self.data.train, idx, &self.plain_device());
+        let x = self.rows(idx);
         Target {
             x: x.flat(),
             labels: batches::labels(&self.data.train, idx),
             num_classes: self.data.train.num_classes,
+            view: None,
         }
     }
 
     /// Training rows `idx` as network input.
     pub fn input(&self, idx: &[usize]) -> Features {
-        batches::features(&self.data.train, idx, &self.plain_device())
+        self.rows(idx)
     }
 
     /// Records the loss of module `k` (the head is `modules.len()`) for the epoch's mean.
@@ -140,6 +157,7 @@ impl<'a> Session<'a> {
 
     /// Starts the progress display for an epoch of `batches` steps.
     pub fn begin_epoch(&mut self, what: &str, epoch: usize, epochs: usize, batches: usize) {
+        self.round += 1;
         if self.quiet || !std::io::stderr().is_terminal() {
             return;
         }
@@ -258,33 +276,42 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The trained network, once the schedule is done.
+    pub fn into_network(self) -> Network {
+        self.net
+    }
+
     /// Writes the weights of what was trained to `weights/` (atomically).
     pub fn checkpoint(&self, trained: Trained) -> anyhow::Result<()> {
-        let head = self.net.modules.len();
-        let which: Vec<usize> = match trained {
-            Trained::Module(k) => vec![k],
-            Trained::All => (0..=head).collect(),
-            Trained::Head => vec![head],
-        };
-        for k in which {
-            let (name, module) = if k == self.net.modules.len() {
-                match &self.net.head {
-                    Some(h) => ("head".to_string(), h),
-                    None => continue,
-                }
-            } else {
-                (format!("module_{}", k + 1), &self.net.modules[k])
-            };
-            let mut meta = BTreeMap::new();
-            meta.insert("module".into(), module.name.clone());
-            meta.insert("steps".into(), module.steps.to_string());
-            let bytes = to_safetensors(&named_params(&module.stage), meta);
-            self.run
-                .write(&format!("weights/{name}.safetensors"), &bytes)
-                .with_context(|| format!("writing weights/{name}.safetensors"))?;
-        }
-        Ok(())
+        checkpoint(self.run, &self.net, trained)
     }
+}
+
+/// Writes the weights of the part of `net` that was trained to `run`'s `weights/` (atomically).
+pub fn checkpoint(run: &RunDir, net: &Network, trained: Trained) -> anyhow::Result<()> {
+    let head = net.modules.len();
+    let which: Vec<usize> = match trained {
+        Trained::Module(k) => vec![k],
+        Trained::All => (0..=head).collect(),
+        Trained::Head => vec![head],
+    };
+    for k in which {
+        let (name, module) = if k == net.modules.len() {
+            match &net.head {
+                Some(h) => ("head".to_string(), h),
+                None => continue,
+            }
+        } else {
+            (format!("module_{}", k + 1), &net.modules[k])
+        };
+        let mut meta = BTreeMap::new();
+        meta.insert("module".into(), module.name.clone());
+        meta.insert("steps".into(), module.steps.to_string());
+        let bytes = to_safetensors(&named_params(&module.stage), meta);
+        run.write(&format!("weights/{name}.safetensors"), &bytes)
+            .with_context(|| format!("writing weights/{name}.safetensors"))?;
+    }
+    Ok(())
 }
 
 /// Extension: the plain device under an autodiff device.

@@ -82,6 +82,30 @@ pub struct Summary {
     pub peak_rss_bytes: u64,
     /// Per-module results.
     pub modules: Vec<ModuleSummary>,
+    /// σ-combined network: every branch's σ and its own test accuracy (its run directory is
+    /// `sigma_<σ>/`); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigma_branches: Vec<BranchSummary>,
+    /// Cross-validation: population standard deviation of the folds' test accuracies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_accuracy_std: Option<f64>,
+    /// Cross-validation: test accuracy of every fold (`test_accuracy` is their mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_test_accuracies: Option<Vec<f64>>,
+    /// Graph data: seconds of training per epoch (module, head and backprop epochs alike).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_per_epoch: Option<f64>,
+}
+
+/// One branch of a σ-combined network.
+#[derive(Clone, Debug, Serialize)]
+pub struct BranchSummary {
+    /// Kernel width σ of its HSIC objective.
+    pub sigma: f64,
+    /// Test accuracy of the branch with its own format layer.
+    pub test_accuracy: f64,
+    /// Its training seconds.
+    pub train_seconds: f64,
 }
 
 /// Loads the dataset a config names.
@@ -93,7 +117,18 @@ pub fn load_data(cfg: &TrainConfig) -> anyhow::Result<Split> {
         standardize: cfg.standardize,
         header: mole_data::HeaderMode::Auto,
     };
-    Ok(mole_data::load(&cfg.dataset, &opts)?)
+    let mut split = mole_data::load(&cfg.dataset, &opts)?;
+    if let Some(n) = cfg.train_samples.filter(|&n| n < split.train.len()) {
+        split.train = split
+            .train
+            .subset(&balanced_sample(&split.train, n, cfg.seed));
+    }
+    if let Some(n) = cfg.test_samples.filter(|&n| n < split.test.len()) {
+        split.test = split
+            .test
+            .subset(&balanced_sample(&split.test, n, cfg.seed ^ 0x7e57));
+    }
+    Ok(split)
 }
 
 /// Checks that the network a config describes can be built for `data` (model spec, grouping,
@@ -123,6 +158,10 @@ pub fn input_shape(split: &Split) -> Vec<usize> {
 }
 
 /// Trains as `cfg` says on `data`, writing into `run`. `quiet` silences progress output.
+///
+/// With `method = hsic` and several `hsic.sigmas`, trains the σ-combined network: one network
+/// per σ (each into `sigma_<σ>/` of the run directory), then a single format layer (the head) on
+/// the average of their outputs, `h(x) = (1/S) Σ_σ f_σ(x)`.
 pub fn train(
     cfg: &TrainConfig,
     data: &Split,
@@ -145,6 +184,12 @@ pub fn train_with(
     let seed_device = Device::flex();
     seed_device.seed(cfg.seed);
     let device = seed_device.autodiff();
+    let config_text = toml::to_string(cfg).context("serialising the config")?;
+    run.write("config.toml", config_text.as_bytes())
+        .context("writing config.toml")?;
+    if cfg.method == Method::Hsic && !cfg.hsic.sigmas.is_empty() {
+        return train_sigma_combined(cfg, data, run, quiet, device);
+    }
     let net = Network::build(
         cfg,
         &input_shape(data),
@@ -152,9 +197,109 @@ pub fn train_with(
         &device,
         None,
     )?;
-    let config_text = toml::to_string(cfg).context("serialising the config")?;
-    run.write("config.toml", config_text.as_bytes())
+    let (summary, _) = fit(cfg, cfg, data, run, quiet, device, net, schedule)?;
+    Ok(summary)
+}
+
+/// The σ-combined HSIC network: branches trained one after the other, then the head alone.
+fn train_sigma_combined(
+    cfg: &TrainConfig,
+    data: &Split,
+    run: &mut RunDir,
+    quiet: bool,
+    device: Device,
+) -> anyhow::Result<Summary> {
+    let mut branches = Vec::new();
+    let mut reports = Vec::new();
+    let mut seconds = 0.0;
+    let mut samples = 0.0;
+    let mut shape = Vec::new();
+    for &sigma in &cfg.hsic.sigmas {
+        let mut c = cfg.clone();
+        c.hsic.sigmas.clear();
+        c.hsic.sigma = sigma;
+        if c.schedule() == ScheduleKind::Simultaneous {
+            // The format layer trains with the modules; extra head epochs are for the ensemble.
+            c.head_epochs = 0;
+        }
+        let dir = run.path.join(format!("sigma_{sigma}"));
+        c.out = Some(dir.clone());
+        let mut sub = RunDir::create(&dir)?;
+        sub.write(
+            "config.toml",
+            toml::to_string(&c)
+                .context("serialising the config")?
+                .as_bytes(),
+        )
         .context("writing config.toml")?;
+        if !quiet {
+            eprintln!(
+                "sigma-combined: branch sigma = {sigma} -> {}",
+                dir.display()
+            );
+        }
+        let net = Network::build(
+            &c,
+            &input_shape(data),
+            data.train.num_classes,
+            &device,
+            Some(sigma),
+        )?;
+        let (s, net) = fit(&c, &c, data, &mut sub, quiet, device.clone(), net, None)?;
+        seconds += s.train_seconds;
+        samples += s.samples_per_second * s.train_seconds;
+        reports.push(BranchSummary {
+            sigma,
+            test_accuracy: s.test_accuracy,
+            train_seconds: s.train_seconds,
+        });
+        shape = net.output_shapes.last().cloned().unwrap_or_default();
+        branches.push(mole_nn::Branch {
+            blocks: net
+                .modules
+                .into_iter()
+                .flat_map(|m| m.stage.blocks)
+                .collect(),
+        });
+    }
+    let net = Network::combined(cfg, branches, shape, data.train.num_classes, &device);
+    // The branches are frozen: only the head (the format layer) trains on the averaged output.
+    let head_only = TrainConfig {
+        epochs: 0,
+        schedule: Some(ScheduleKind::Sequential),
+        ..cfg.clone()
+    };
+    if !quiet {
+        eprintln!(
+            "sigma-combined: format layer on the average of {} branches",
+            reports.len()
+        );
+    }
+    let (mut summary, _) = fit(&head_only, cfg, data, run, quiet, device, net, None)?;
+    summary.samples_per_second = (samples + summary.samples_per_second * summary.train_seconds)
+        / (seconds + summary.train_seconds).max(1e-9);
+    summary.train_seconds += seconds;
+    summary.sigma_branches = reports;
+    let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
+    run.write("summary.json", json.as_bytes())
+        .context("writing summary.json")?;
+    Ok(summary)
+}
+
+/// Runs the schedule `cfg` asks for on `net`, then writes embeddings and `summary.json`
+/// (describing the run as `report` says) and returns the summary and the trained network.
+// Private, called from three places; a parameter struct would only rename the arguments.
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    cfg: &TrainConfig,
+    report: &TrainConfig,
+    data: &Split,
+    run: &mut RunDir,
+    quiet: bool,
+    device: Device,
+    net: Network,
+    schedule: Option<Box<dyn Schedule>>,
+) -> anyhow::Result<(Summary, Network)> {
     let schedule: Box<dyn Schedule> = schedule.unwrap_or_else(|| match cfg.schedule() {
         ScheduleKind::Sequential => Box::new(SequentialSchedule),
         ScheduleKind::Simultaneous => Box::new(SimultaneousSchedule),
@@ -254,16 +399,16 @@ pub fn train_with(
     }
 
     let summary = Summary {
-        dataset: cfg.dataset.clone(),
-        method: format!("{:?}", cfg.method).to_lowercase(),
-        schedule: schedule.name().to_string(),
-        model: cfg.model.clone(),
+        dataset: report.dataset.clone(),
+        method: format!("{:?}", report.method).to_lowercase(),
+        schedule: format!("{:?}", report.schedule()).to_lowercase(),
+        model: report.model.clone(),
         group: net.modules.iter().map(|m| m.stage.blocks.len()).collect(),
-        seed: cfg.seed,
-        epochs: cfg.epochs,
-        head_epochs: cfg.head_epochs,
-        batch_size: cfg.batch_size,
-        lr: cfg.lr(),
+        seed: report.seed,
+        epochs: report.epochs,
+        head_epochs: report.head_epochs,
+        batch_size: report.batch_size,
+        lr: report.lr(),
         train_samples: data.train.len(),
         test_samples: data.test.len(),
         num_params: net.num_params(),
@@ -274,11 +419,15 @@ pub fn train_with(
         samples_per_second: samples_seen as f64 / train_seconds.max(1e-9),
         peak_rss_bytes: peak_rss_bytes(),
         modules,
+        sigma_branches: Vec::new(),
+        test_accuracy_std: None,
+        fold_test_accuracies: None,
+        seconds_per_epoch: None,
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     session
         .run
         .write("summary.json", json.as_bytes())
         .context("writing summary.json")?;
-    Ok(summary)
+    Ok((summary, session.into_network()))
 }

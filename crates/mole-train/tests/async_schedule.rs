@@ -124,9 +124,13 @@ fn a_slow_downstream_module_never_deadlocks_the_pipeline() {
             // Back-pressure: the slow head still sees every batch.
             BufferPolicy::Block => assert_eq!(field(head, "missing"), 0, "{head}"),
             // Replay never makes the sender wait: the slow head misses batches.
+            // The batches it misses were dropped by its own buffer or, when the machine is busy,
+            // already by a buffer further up (then the module below never forwarded them).
             BufferPolicy::Replay => {
-                assert!(field(head, "dropped_by_buffer") > 0, "{head}");
+                assert!(field(head, "missing") > 0, "{head}");
                 assert!(field(head, "batches_used") < 24, "{head}");
+                let dropped: u64 = ws.iter().map(|w| field(w, "dropped_by_buffer")).sum();
+                assert!(dropped > 0, "{ws:?}");
             }
         }
     }

@@ -9,12 +9,17 @@ use mole_nn::Features;
 
 /// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
 /// `head_epochs`. A frozen module's outputs over the training set are computed once and cached
-/// when they fit in `cache_mib`; otherwise the frozen modules are re-run on every batch.
+/// when they fit in `cache_mib` (and augmentation is off); otherwise the frozen modules are re-run
+/// on every batch.
 pub struct SequentialSchedule;
 
 /// The training set as seen by module `k`: cached outputs of module `k − 1`, or `None` when
 /// the inputs must be recomputed from the raw data.
 fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<Dataset> {
+    if s.cfg.augment.enabled() {
+        // Augmented inputs differ every epoch, so frozen outputs cannot be reused.
+        return None;
+    }
     let shape = &s.net.output_shapes[k];
     let bytes = s.data.train.len() * shape.iter().product::<usize>() * 4;
     if bytes > s.cfg.cache_mib << 20 {

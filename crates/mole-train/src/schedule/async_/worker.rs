@@ -121,6 +121,7 @@ impl Worker<'_> {
             x,
             labels: b.labels.iter().map(|&l| l as usize).collect(),
             num_classes: self.num_classes,
+            view: None,
         }
     }
 

@@ -1,0 +1,240 @@
+//! Batches of graph data for the schedules: the node features, the graph context and the
+//! targets of one local step, for node-level tasks (the whole graph every step, the objective
+//! on the labelled training nodes, sampled when there are more than `batch_size`) and for
+//! graph-level tasks (block-diagonal batches of `batch_size` graphs).
+
+use crate::batches::epoch_batches;
+use crate::config::TrainConfig;
+use crate::objective::{Target, TargetView};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use mole_data::graph::{GraphSet, NodeDataset};
+use mole_nn::graph_batch::propagate;
+use mole_nn::{Features, GraphBatch, Readout};
+
+/// One local step's data.
+#[derive(Clone, Debug)]
+pub struct GraphStep {
+    /// Node features `[nodes, d]`.
+    pub input: Features,
+    /// The graph context of the nodes.
+    pub graph: GraphBatch,
+    /// What the local (MOLE/HSIC) objectives score: the training nodes, or the pooled graphs.
+    pub module_target: Target,
+    /// What cross-entropy (head, backprop) scores: class scores of the same items.
+    pub head_target: Target,
+    /// Labelled items (nodes or graphs) in the step.
+    pub items: usize,
+}
+
+/// Where a graph task's steps and evaluation batches come from.
+// One value per run: the size of the node-level variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum GraphSource<'a> {
+    /// Node classification on one graph.
+    Nodes {
+        /// The graph and its features.
+        x: Features,
+        /// The graph context.
+        graph: GraphBatch,
+        /// `x` or its neighbourhood aggregate: the X of the objectives.
+        x_target: Tensor<2>,
+        /// Node labels.
+        labels: Vec<usize>,
+        /// Number of classes.
+        num_classes: usize,
+        /// Labelled training nodes.
+        train: Vec<usize>,
+        /// Test nodes.
+        test: Vec<usize>,
+    },
+    /// Graph classification.
+    Graphs {
+        /// The graphs.
+        data: &'a GraphSet,
+        /// Training graphs.
+        train: Vec<usize>,
+        /// Test graphs.
+        test: Vec<usize>,
+        /// The pooling of the objectives and the head.
+        readout: Readout,
+        /// Use the neighbourhood aggregate of the input as X.
+        aggregate: bool,
+    },
+}
+
+fn rows_tensor(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    Tensor::from_data(TensorData::new(v, [rows.len()]), device)
+}
+
+/// `D^-1/2 (A+I) D^-1/2 X`: the GCN-normalised neighbourhood aggregate of the input.
+fn aggregate(x: Tensor<2>, graph: &GraphBatch) -> Tensor<2> {
+    propagate(x, &graph.loop_src, &graph.loop_dst, Some(&graph.gcn_weight))
+}
+
+impl<'a> GraphSource<'a> {
+    /// A node-level source over `data` with the given training and test nodes.
+    pub fn nodes(
+        cfg: &TrainConfig,
+        data: &NodeDataset,
+        train: Vec<usize>,
+        test: Vec<usize>,
+        device: &Device,
+    ) -> Self {
+        let n = data.graph.num_nodes;
+        let x: Tensor<2> = Tensor::from_data(
+            TensorData::new(data.features.clone(), [n, data.dim]),
+            device,
+        );
+        let graph = GraphBatch::single(&data.graph, device);
+        let x_target = if cfg.mole.joint_target == "label+aggregate" {
+            aggregate(x.clone(), &graph)
+        } else {
+            x.clone()
+        };
+        GraphSource::Nodes {
+            x: Features::Flat(x),
+            graph,
+            x_target,
+            labels: data.labels.clone(),
+            num_classes: data.num_classes,
+            train,
+            test,
+        }
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        match self {
+            GraphSource::Nodes { num_classes, .. } => *num_classes,
+            GraphSource::Graphs { data, .. } => data.num_classes,
+        }
+    }
+
+    /// Width of the node features.
+    pub fn input_width(&self) -> usize {
+        match self {
+            GraphSource::Nodes { x, .. } => x.width(),
+            GraphSource::Graphs { data, .. } => data.dim,
+        }
+    }
+
+    /// Training and test items (nodes or graphs).
+    pub fn sizes(&self) -> (usize, usize) {
+        match self {
+            GraphSource::Nodes { train, test, .. } | GraphSource::Graphs { train, test, .. } => {
+                (train.len(), test.len())
+            }
+        }
+    }
+
+    /// The steps of one epoch.
+    pub fn epoch(
+        &self,
+        cfg: &TrainConfig,
+        seed: u64,
+        epoch: usize,
+        device: &Device,
+    ) -> Vec<GraphStep> {
+        match self {
+            GraphSource::Nodes { train, .. } => {
+                let rows: Vec<usize> = if train.len() > cfg.batch_size {
+                    let perm = mole_data::split::permutation(
+                        train.len(),
+                        seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64),
+                    );
+                    perm[..cfg.batch_size].iter().map(|&i| train[i]).collect()
+                } else {
+                    train.clone()
+                };
+                vec![self.step(&rows, device)]
+            }
+            GraphSource::Graphs { train, .. } => {
+                epoch_batches(train.len(), cfg.batch_size, seed, epoch)
+                    .into_iter()
+                    .map(|b| {
+                        let ids: Vec<usize> = b.iter().map(|&i| train[i]).collect();
+                        self.step(&ids, device)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The step over `items`: node ids (node-level) or graph ids (graph-level).
+    pub fn step(&self, items: &[usize], device: &Device) -> GraphStep {
+        match self {
+            GraphSource::Nodes {
+                x,
+                graph,
+                x_target,
+                labels,
+                num_classes,
+                ..
+            } => {
+                let rows = rows_tensor(items, device);
+                let target = Target {
+                    x: x_target.clone().select(0, rows.clone()),
+                    labels: items.iter().map(|&i| labels[i]).collect(),
+                    num_classes: *num_classes,
+                    view: Some(TargetView::Rows(rows)),
+                };
+                GraphStep {
+                    input: x.clone(),
+                    graph: graph.clone(),
+                    module_target: target.clone(),
+                    head_target: target,
+                    items: items.len(),
+                }
+            }
+            GraphSource::Graphs {
+                data,
+                readout,
+                aggregate: agg,
+                ..
+            } => {
+                let merged = data.merge(items);
+                let n = merged.graph.num_nodes;
+                let x: Tensor<2> =
+                    Tensor::from_data(TensorData::new(merged.features, [n, data.dim]), device);
+                let graph =
+                    GraphBatch::new(&merged.graph, &merged.node_graph, merged.num_graphs, device);
+                let xs = if *agg {
+                    aggregate(x.clone(), &graph)
+                } else {
+                    x.clone()
+                };
+                let head_target = Target {
+                    x: readout.pool(xs, &graph),
+                    labels: merged.labels,
+                    num_classes: data.num_classes,
+                    view: None,
+                };
+                let mut module_target = head_target.clone();
+                module_target.view = Some(TargetView::Pooled(*readout, Box::new(graph.clone())));
+                GraphStep {
+                    input: Features::Flat(x),
+                    graph,
+                    module_target,
+                    head_target,
+                    items: items.len(),
+                }
+            }
+        }
+    }
+
+    /// The whole test set (or training set) as one evaluation step.
+    pub fn eval_step(&self, test: bool, device: &Device) -> GraphStep {
+        let items = match self {
+            GraphSource::Nodes { train, test: t, .. }
+            | GraphSource::Graphs { train, test: t, .. } => {
+                if test {
+                    t.clone()
+                } else {
+                    train.clone()
+                }
+            }
+        };
+        self.step(&items, device)
+    }
+}

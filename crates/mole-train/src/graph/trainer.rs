@@ -1,0 +1,424 @@
+//! The schedules on graph data: sequential (module by module, then the head) and simultaneous
+//! (every module one step per batch), with end-of-epoch evaluation on the test nodes / graphs,
+//! metrics rows and checkpoints. Same semantics as `crate::schedule` on vector data.
+
+use super::source::{GraphSource, GraphStep};
+use crate::config::{ScheduleKind, TrainConfig};
+use crate::evaluate::{EvalBatch, argmax_rows};
+use crate::network::Network;
+use crate::objective::{Objective, TargetView};
+use crate::run::{MetricRow, RunDir};
+use crate::session::{PlainDevice, Trained, checkpoint};
+use anyhow::Context;
+use burn::tensor::Device;
+use mole_data::{Dataset, SampleShape};
+use mole_nn::Features;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What one graph training run ends with.
+pub struct GraphRun {
+    /// The trained network.
+    pub net: Network,
+    /// Head accuracy on the test items.
+    pub test_accuracy: f64,
+    /// Head accuracy on the training items.
+    pub train_accuracy: f64,
+    /// Seconds of training (evaluation excluded).
+    pub train_seconds: f64,
+    /// Epochs run (all modules and the head).
+    pub epochs_run: usize,
+    /// Labelled items through the first trained stage.
+    pub items_seen: u64,
+}
+
+struct State<'a> {
+    cfg: &'a TrainConfig,
+    source: &'a GraphSource<'a>,
+    device: Device,
+    run: &'a mut RunDir,
+    quiet: bool,
+    net: Network,
+    losses: BTreeMap<usize, (f64, usize)>,
+    head_trained: bool,
+    start: Instant,
+    eval_seconds: f64,
+    test: GraphStep,
+    train: GraphStep,
+    eval: EvalBatch,
+    eval_view: Option<TargetView>,
+    last: (f64, f64),
+}
+
+/// Accuracy of the network's class scores on an evaluation step.
+fn accuracy(net: &Network, step: &GraphStep) -> f64 {
+    let logits = net.predict_graph(step.input.clone(), Some(&step.graph));
+    let logits = match &step.head_target.view {
+        Some(view) => view.apply(logits),
+        None => logits,
+    };
+    let pred = argmax_rows(logits);
+    let labels = &step.head_target.labels;
+    pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+}
+
+impl State<'_> {
+    fn target_for(&self, k: usize, step: &GraphStep) -> crate::objective::Target {
+        let m = if k == self.net.modules.len() {
+            self.net.head.as_ref().expect("head")
+        } else {
+            &self.net.modules[k]
+        };
+        match m.objective {
+            Objective::CrossEntropy => step.head_target.clone(),
+            _ => step.module_target.clone(),
+        }
+    }
+
+    fn record(&mut self, k: usize, loss: f64) {
+        let e = self.losses.entry(k).or_insert((0.0, 0));
+        e.0 += loss;
+        e.1 += 1;
+        if k == self.net.modules.len() || self.net.head.is_none() {
+            self.head_trained = true;
+        }
+    }
+
+    fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
+        // Between evaluations the losses keep accumulating: a row's loss is the mean since the
+        // last row.
+        if epoch != epochs && !epoch.is_multiple_of(self.cfg.eval_every.max(1)) {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        let k_modules = self.net.modules.len();
+        let (train_acc, test_acc) = if self.head_trained {
+            (
+                accuracy(&self.net, &self.train),
+                accuracy(&self.net, &self.test),
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        self.last = (train_acc, test_acc);
+        let seconds = self.start.elapsed().as_secs_f64();
+        let measured: Vec<usize> = match trained {
+            Trained::Module(k) => vec![k],
+            Trained::All => (0..k_modules).collect(),
+            Trained::Head => vec![],
+        };
+        let mut rows = Vec::new();
+        if !measured.is_empty() {
+            let outputs = self
+                .net
+                .layer_outputs_graph(self.test.input.clone(), Some(&self.test.graph));
+            for (layer, (k, t)) in outputs.into_iter().enumerate() {
+                if !measured.contains(&k) {
+                    continue;
+                }
+                let t = t.flat();
+                let t = match &self.eval_view {
+                    Some(v) => v.apply(t),
+                    None => t,
+                };
+                let loss = self
+                    .losses
+                    .get(&k)
+                    .map(|(s, n)| s / *n as f64)
+                    .unwrap_or(f64::NAN);
+                rows.push(MetricRow {
+                    epoch,
+                    stage: "module",
+                    module: k + 1,
+                    layer: layer + 1,
+                    loss,
+                    dependence: Some(self.eval.dependence(Features::Flat(t))),
+                    train_accuracy: train_acc,
+                    test_accuracy: test_acc,
+                    seconds,
+                });
+            }
+        }
+        if self.net.head.is_some() && matches!(trained, Trained::Head | Trained::All) {
+            let loss = self
+                .losses
+                .get(&k_modules)
+                .map(|(s, n)| s / *n as f64)
+                .unwrap_or(f64::NAN);
+            rows.push(MetricRow {
+                epoch,
+                stage: "head",
+                module: k_modules + 1,
+                layer: 0,
+                loss,
+                dependence: None,
+                train_accuracy: train_acc,
+                test_accuracy: test_acc,
+                seconds,
+            });
+        }
+        for r in &rows {
+            self.run.append(r).context("writing metrics.csv")?;
+        }
+        if !self.quiet && (epoch == epochs || epoch.is_multiple_of(10)) {
+            let what = match trained {
+                Trained::Module(k) => self.net.modules[k].name.clone(),
+                Trained::All => "all modules".into(),
+                Trained::Head => "head".into(),
+            };
+            let mut line = format!("{what} epoch {epoch}/{epochs}");
+            for r in rows.iter().filter(|r| r.stage == "module") {
+                if let Some(d) = &r.dependence {
+                    line += &format!(" | L{} loss {:.4} I(T;Y) {:.3}", r.layer, r.loss, d.i_ty);
+                }
+            }
+            if !test_acc.is_nan() {
+                line += &format!(" | test acc {test_acc:.4}");
+            }
+            eprintln!("{line}");
+        }
+        self.losses.clear();
+        if epoch == epochs {
+            checkpoint(self.run, &self.net, trained)?;
+        }
+        self.eval_seconds += t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    fn sequential(&mut self) -> anyhow::Result<usize> {
+        let cfg = self.cfg;
+        let modules = self.net.modules.len();
+        let mut epochs_run = 0;
+        for k in 0..=modules {
+            let is_head = k == modules;
+            if is_head && self.net.head.is_none() {
+                break;
+            }
+            let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
+            for epoch in 1..=epochs {
+                for step in self
+                    .source
+                    .epoch(cfg, cfg.seed + k as u64, epoch, &self.plain())
+                {
+                    let x = self
+                        .net
+                        .forward_to_graph(step.input.clone(), Some(&step.graph), k);
+                    let target = self.target_for(k, &step);
+                    let module = if is_head {
+                        self.net.head.as_mut().expect("head")
+                    } else {
+                        &mut self.net.modules[k]
+                    };
+                    let (_, diag) = module.step_graph(x, Some(&step.graph), &target)?;
+                    self.record(k, diag["loss"]);
+                }
+                epochs_run += 1;
+                let trained = if is_head {
+                    Trained::Head
+                } else {
+                    Trained::Module(k)
+                };
+                self.end_epoch(trained, epoch, epochs)?;
+            }
+        }
+        Ok(epochs_run)
+    }
+
+    fn simultaneous(&mut self) -> anyhow::Result<usize> {
+        let cfg = self.cfg;
+        let modules = self.net.modules.len();
+        for epoch in 1..=cfg.epochs {
+            for step in self.source.epoch(cfg, cfg.seed, epoch, &self.plain()) {
+                let mut x = step.input.clone();
+                for k in 0..modules {
+                    let target = self.target_for(k, &step);
+                    let (out, diag) =
+                        self.net.modules[k].step_graph(x, Some(&step.graph), &target)?;
+                    self.record(k, diag["loss"]);
+                    x = out;
+                }
+                if self.net.head.is_some() {
+                    let target = self.target_for(modules, &step);
+                    let head = self.net.head.as_mut().expect("head");
+                    let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
+                    self.record(modules, diag["loss"]);
+                }
+            }
+            self.end_epoch(Trained::All, epoch, cfg.epochs)?;
+        }
+        let mut head_epochs = 0;
+        if self.net.head.is_some() {
+            for epoch in 1..=cfg.head_epochs {
+                for step in self.source.epoch(cfg, cfg.seed + 7, epoch, &self.plain()) {
+                    let x =
+                        self.net
+                            .forward_to_graph(step.input.clone(), Some(&step.graph), modules);
+                    let target = self.target_for(modules, &step);
+                    let head = self.net.head.as_mut().expect("head");
+                    let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
+                    self.record(modules, diag["loss"]);
+                }
+                head_epochs += 1;
+                self.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
+            }
+        }
+        Ok(cfg.epochs + head_epochs)
+    }
+
+    fn plain(&self) -> Device {
+        self.device.clone().without_autodiff_device()
+    }
+}
+
+/// The evaluation batch of the dependence measures: X and Y of the scored test items.
+fn eval_batch(cfg: &TrainConfig, test: &GraphStep, device: &Device) -> anyhow::Result<EvalBatch> {
+    let (shape, values) = crate::batches::to_host(test.module_target.x.clone());
+    let labels = test.module_target.labels.clone();
+    let data = Dataset::new(
+        values,
+        labels,
+        SampleShape::Vector(shape[1]),
+        test.module_target.num_classes,
+    );
+    let width = |key: &str, text: &str| -> anyhow::Result<mole_info::KernelWidth> {
+        text.parse()
+            .map_err(|e| anyhow::anyhow!("config {key}: {e}"))
+    };
+    Ok(EvalBatch::new(
+        &data,
+        &(0..data.len()).collect::<Vec<_>>(),
+        device,
+        cfg.mole.alpha,
+        width("mole.sigma_x", &cfg.mole.sigma_x)?,
+        width("mole.sigma_t", &cfg.mole.sigma_t)?,
+        cfg.hsic.sigma,
+    ))
+}
+
+/// Writes `embeddings.safetensors` (same tensors as the vector path: `input`, `module_<k>`,
+/// `logits`, `labels`), one row per test node or per pooled test graph, at most
+/// `embedding_samples` rows.
+fn write_embeddings(
+    cfg: &TrainConfig,
+    net: &Network,
+    test: &GraphStep,
+    run: &mut RunDir,
+) -> anyhow::Result<()> {
+    let Some(view) = &test.module_target.view else {
+        return Ok(());
+    };
+    let nodes = test.input.clone().flat().dims()[0];
+    let keep = cfg.embedding_samples.min(test.head_target.labels.len());
+    if keep == 0 {
+        return Ok(());
+    }
+    // Node rows are selected (node level) or pooled per graph (graph level); a backprop
+    // module that ends in the readout already has one row per graph.
+    let rows = |t: burn::tensor::Tensor<2>| -> (Vec<usize>, Vec<f32>) {
+        let t = if t.dims()[0] == nodes {
+            view.apply(t)
+        } else {
+            t
+        };
+        let (mut shape, mut values) = crate::batches::to_host(t);
+        values.truncate(keep * shape[1]);
+        shape[0] = keep;
+        (shape, values)
+    };
+    let mut tensors = Vec::new();
+    let (s, v) = rows(test.input.clone().flat());
+    tensors.push(("input".to_string(), s, v));
+    let mut h = test.input.clone();
+    for (k, m) in net.modules.iter().enumerate() {
+        h = m.forward_graph(h, Some(&test.graph));
+        let (s, v) = rows(h.clone().flat());
+        tensors.push((format!("module_{}", k + 1), s, v));
+    }
+    let logits = net.predict_graph(test.input.clone(), Some(&test.graph));
+    let logits = match &test.head_target.view {
+        Some(v) => v.apply(logits),
+        None => logits,
+    };
+    let (mut s, mut v) = crate::batches::to_host(logits);
+    v.truncate(keep * s[1]);
+    s[0] = keep;
+    tensors.push(("logits".to_string(), s, v));
+    tensors.push((
+        "labels".to_string(),
+        vec![keep],
+        test.head_target.labels[..keep]
+            .iter()
+            .map(|&l| l as f32)
+            .collect(),
+    ));
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("dataset".into(), cfg.dataset.clone());
+    meta.insert("method".into(), format!("{:?}", cfg.method).to_lowercase());
+    run.write(
+        "embeddings.safetensors",
+        &crate::run::to_safetensors(&tensors, meta),
+    )
+    .context("writing embeddings.safetensors")?;
+    Ok(())
+}
+
+/// Trains `net` on `source` as `cfg` says, writing metrics and weights into `run`.
+pub fn train_on_graph(
+    cfg: &TrainConfig,
+    source: &GraphSource<'_>,
+    net: Network,
+    device: Device,
+    run: &mut RunDir,
+    quiet: bool,
+) -> anyhow::Result<GraphRun> {
+    let plain = device.clone().without_autodiff_device();
+    let mut test = source.eval_step(true, &plain);
+    // Dependence is measured on at most `eval_samples` test nodes.
+    if let GraphSource::Nodes { test: nodes, .. } = source
+        && nodes.len() > cfg.eval_samples
+    {
+        let sample = source.step(&nodes[..cfg.eval_samples], &plain);
+        test.module_target = sample.module_target;
+    }
+    let eval = eval_batch(cfg, &test, &plain)?;
+    let eval_view = test.module_target.view.clone();
+    let test = if let GraphSource::Nodes { .. } = source {
+        source.eval_step(true, &plain)
+    } else {
+        test
+    };
+    let train = source.eval_step(false, &plain);
+    let mut st = State {
+        cfg,
+        source,
+        device,
+        run,
+        quiet,
+        net,
+        losses: BTreeMap::new(),
+        head_trained: false,
+        start: Instant::now(),
+        eval_seconds: 0.0,
+        test,
+        train,
+        eval,
+        eval_view,
+        last: (f64::NAN, f64::NAN),
+    };
+    let epochs_run = match cfg.schedule() {
+        ScheduleKind::Sequential => st.sequential()?,
+        ScheduleKind::Simultaneous => st.simultaneous()?,
+        ScheduleKind::Async => unreachable!("check_graph rejects the async schedule"),
+    };
+    let train_seconds = st.start.elapsed().as_secs_f64() - st.eval_seconds;
+    write_embeddings(cfg, &st.net, &st.test, st.run)?;
+    let per_epoch = source.sizes().0 as u64;
+    Ok(GraphRun {
+        test_accuracy: st.last.1,
+        train_accuracy: st.last.0,
+        train_seconds,
+        epochs_run,
+        items_seen: per_epoch * cfg.epochs as u64,
+        net: st.net,
+    })
+}
