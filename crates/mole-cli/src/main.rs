@@ -4,6 +4,7 @@ mod bench_async;
 mod bench_cmd;
 mod compare_cmd;
 mod measure;
+mod mpi_cmd;
 mod report_cmd;
 mod train_cmd;
 

@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use mole_train::config::{BufferPolicy, Method, OptimizerKind, ScheduleKind, TrainConfig};
+use mole_train::config::{
+    BufferPolicy, Distributed, Method, OptimizerKind, ScheduleKind, TrainConfig,
+};
 use mole_train::{RunDir, Summary};
 use std::path::PathBuf;
 
@@ -40,6 +42,10 @@ pub struct TrainArgs {
     /// async schedule: batches per buffer.
     #[arg(long)]
     pub buffer_size: Option<usize>,
+    /// async schedule: `local` (threads) or `mpi` (one group of modules per MPI rank, under
+    /// `mpirun -np K`; needs a build with `--features mpi`).
+    #[arg(long, value_parser = parse_distributed)]
+    pub distributed: Option<Distributed>,
     /// async schedule, replay: times a batch may be trained on.
     #[arg(long)]
     pub max_reuse: Option<usize>,
@@ -179,6 +185,14 @@ fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
     }
 }
 
+fn parse_distributed(s: &str) -> Result<Distributed, String> {
+    match s {
+        "local" => Ok(Distributed::Local),
+        "mpi" => Ok(Distributed::Mpi),
+        _ => Err(format!("unknown distribution '{s}' (local, mpi)")),
+    }
+}
+
 fn parse_buffer(s: &str) -> Result<BufferPolicy, String> {
     match s {
         "block" => Ok(BufferPolicy::Block),
@@ -216,7 +230,7 @@ impl TrainArgs {
              joint_target => mole.joint_target, eval_every => eval_every,
              batch_norm => batch_norm,
              buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,
-             threads_per_module => async_.threads_per_module);
+             threads_per_module => async_.threads_per_module, distributed => async_.distributed);
         if let Some(v) = &self.sigmas {
             c.hsic.sigmas = v.clone();
         }
@@ -355,6 +369,16 @@ fn install_interrupt_handler(graceful: bool) {
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
+    if cfg.async_.distributed == Distributed::Mpi {
+        // Before MPI starts: a bad config is one line and exit code 2 on every rank.
+        cfg.validate()?;
+        return crate::mpi_cmd::run(cfg, |cfg| run_resolved(args, cfg, no_arguments));
+    }
+    run_resolved(args, cfg, no_arguments)
+}
+
+/// `mole train` once the config is known (on rank 0 of an MPI job: the coordinator).
+fn run_resolved(args: &TrainArgs, cfg: TrainConfig, no_arguments: bool) -> anyhow::Result<()> {
     install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
     let data = if mole_data::is_graph_dataset(&cfg.dataset) {
         let d = mole_train::graph::load_graph_data(&cfg)?;

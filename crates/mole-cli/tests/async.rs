@@ -125,3 +125,21 @@ fn ctrl_c_stops_the_async_workers_and_keeps_what_was_written() {
     assert!(dir.join("async.json").is_file());
     assert!(!dir.join("summary.json").exists());
 }
+
+/// Without the `mpi` feature, `--distributed mpi` is a one-line error with exit code 2.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn distributed_mpi_without_the_feature_says_how_to_build_it() {
+    let out = run(mole().args([
+        "train",
+        "--quiet",
+        "--dataset",
+        "digits",
+        "--schedule",
+        "async",
+        "--distributed",
+        "mpi",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(text(&out).1.contains("--features mpi"), "{}", text(&out).1);
+}

@@ -43,6 +43,18 @@ pub enum BufferPolicy {
     Replay,
 }
 
+/// Where the workers of the `async` schedule run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Distributed {
+    /// Threads of this process, linked by in-process buffers.
+    Local,
+    /// One MPI rank per group of modules (`mpirun -np K mole train …`): rank 0 reads the data,
+    /// feeds the batches and evaluates; ranks 1..K−1 hold contiguous groups of modules, the last
+    /// one also the head. Needs a build with the `mpi` feature.
+    Mpi,
+}
+
 /// Settings of the `async` schedule.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -56,6 +68,8 @@ pub struct AsyncSettings {
     pub max_reuse: usize,
     /// Intra-op threads of every worker; 0: the cores divided by the workers (at least 1).
     pub threads_per_module: usize,
+    /// Threads of this process (`local`) or MPI ranks (`mpi`).
+    pub distributed: Distributed,
 }
 
 impl Default for AsyncSettings {
@@ -65,6 +79,7 @@ impl Default for AsyncSettings {
             buffer_size: 4,
             max_reuse: 2,
             threads_per_module: 0,
+            distributed: Distributed::Local,
         }
     }
 }
@@ -406,6 +421,18 @@ impl TrainConfig {
         }
         if self.async_.max_reuse == 0 {
             return bad("async.max_reuse = 0 (needs at least 1)".into());
+        }
+        if self.async_.distributed == Distributed::Mpi {
+            if self.schedule() != ScheduleKind::Async {
+                return bad("async.distributed = \"mpi\" needs schedule = \"async\"".into());
+            }
+            if self.async_.buffer != BufferPolicy::Block {
+                return bad(
+                    "async.distributed = \"mpi\" supports buffer = \"block\" only (an MPI send \
+                     waits for its receiver)"
+                        .into(),
+                );
+            }
         }
         if self.train_samples == Some(0) || self.test_samples == Some(0) {
             return bad("train_samples and test_samples must be positive".into());

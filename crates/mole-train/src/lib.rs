@@ -8,6 +8,7 @@ pub mod graph;
 pub mod module;
 pub mod network;
 pub mod objective;
+pub mod params;
 pub mod run;
 pub mod schedule;
 pub mod session;

@@ -71,7 +71,20 @@ impl Network {
         if spec.is_graph() {
             return Err(BuildError::NeedsGraph(cfg.model.clone()));
         }
-        Self::build_with(cfg, spec, input, num_classes, device, sigma, None)
+        Self::build_with(cfg, spec, input, num_classes, device, sigma, None).map(Self::initialized)
+    }
+
+    /// The network with every parameter initialised now, module by module, the head last.
+    ///
+    /// burn initialises a parameter lazily, drawing from the device's random generator at its
+    /// first use. Without this, the initial weights would depend on which module happens to
+    /// run first: a process that holds only some modules (an MPI rank) would draw different
+    /// weights than one that holds them all.
+    fn initialized(self) -> Self {
+        for m in self.modules.iter().chain(&self.head) {
+            crate::params::flat_params(&m.stage);
+        }
+        self
     }
 
     /// Builds the network for a graph dataset: node rows of width `input`; with `readout`
@@ -85,6 +98,7 @@ impl Network {
     ) -> Result<Network, BuildError> {
         let spec: ModelSpec = cfg.model.parse()?;
         Self::build_with(cfg, spec, &[input], num_classes, device, None, readout)
+            .map(Self::initialized)
     }
 
     fn build_with(

@@ -154,7 +154,8 @@ pub fn named_params<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Vec<f32>)
         path: Vec::new(),
         out: Vec::new(),
     };
-    module.visit(&mut c);
+    // `valid()` syncs batch norm's running statistics (the latest update is held per thread).
+    module.valid().visit(&mut c);
     c.out
 }
 

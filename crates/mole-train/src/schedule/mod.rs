@@ -12,6 +12,8 @@ mod head;
 mod sequential;
 mod simultaneous;
 
+#[cfg(feature = "mpi")]
+pub use async_::mpi::run_worker_rank;
 pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats};
 pub use sequential::SequentialSchedule;
 pub use simultaneous::SimultaneousSchedule;

@@ -5,6 +5,9 @@
 //! [`Outbox`] / [`Inbox`] traits.
 
 pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+pub mod wire;
 
 /// A batch of activations of one module, as it travels to the next.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +61,9 @@ pub enum TransportError {
     /// The other side went away before the end of the stream (it failed or was stopped).
     #[error("the {0} worker is gone (it failed or was stopped)")]
     Disconnected(&'static str),
+    /// Bytes from another process that are not a message.
+    #[error("a corrupt message: {0}")]
+    Corrupt(String),
 }
 
 /// The sending end of a link between two workers.

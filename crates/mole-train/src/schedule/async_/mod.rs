@@ -11,6 +11,8 @@
 //! on the frozen modules, as in the simultaneous schedule.
 
 mod feeder;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod stats;
 mod worker;
 
@@ -19,15 +21,17 @@ pub use worker::StepHook;
 
 use super::Schedule;
 use crate::batches::epoch_batches;
-use crate::config::{BufferPolicy, TrainConfig};
+use crate::config::{BufferPolicy, Distributed, TrainConfig};
 use crate::module::{LocalModule, Stage, make_optimizer};
 use crate::objective::Objective;
 use crate::session::{Session, Trained};
 use crate::stop::stop_requested;
 use crate::transport::local::link;
+use crate::transport::{Inbox, Outbox};
 use anyhow::{Context, bail};
 use feeder::{FeedEnd, Feeder};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc;
 use worker::{Event, Worker, WorkerError};
@@ -117,7 +121,7 @@ impl Schedule for AsyncSchedule {
         }
 
         let batches_per_epoch = epoch_batches(data.train.len(), cfg.batch_size, cfg.seed, 1).len();
-        let versions: Vec<AtomicU64> = (0..workers).map(|_| AtomicU64::new(0)).collect();
+        let versions: Vec<Arc<AtomicU64>> = (0..workers).map(|_| Arc::default()).collect();
         let abort = AtomicBool::new(false);
         let (event_tx, event_rx) = mpsc::channel::<Event>();
         let (resume_tx, resume_rx) = mpsc::channel::<()>();
@@ -127,10 +131,30 @@ impl Schedule for AsyncSchedule {
         let mut secondary: Option<(usize, String)> = None;
         let mut coordinator_error: Option<anyhow::Error> = None;
 
+        #[cfg(feature = "mpi")]
+        let mpi_root = match opts.distributed {
+            Distributed::Mpi => Some(mpi::Root::new(&names)?),
+            Distributed::Local => None,
+        };
+        #[cfg(not(feature = "mpi"))]
+        if opts.distributed == Distributed::Mpi {
+            bail!(
+                "async.distributed = \"mpi\": this mole was built without MPI; rebuild with \
+                 `cargo build --release --features mpi` (needs libopenmpi-dev openmpi-bin libclang-dev)"
+            );
+        }
         let (feed, results) = std::thread::scope(|scope| -> anyhow::Result<_> {
             // Data costs nothing to produce: the feeder always waits for module 1 (replay would
             // only drop data), and the buffer policy applies between workers.
-            let (feed_out, mut inbox) = link(BufferPolicy::Block, opts.buffer_size, 1);
+            let (feed_out, inbox) = link(BufferPolicy::Block, opts.buffer_size, 1);
+            #[cfg(feature = "mpi")]
+            let feed_out = match &mpi_root {
+                Some(root) => {
+                    root.send_setup(data)?;
+                    root.feeder_outbox()
+                }
+                None => feed_out,
+            };
             let feeder = Feeder {
                 data: &data.train,
                 epochs: cfg.epochs,
@@ -145,63 +169,29 @@ impl Schedule for AsyncSchedule {
                 .name("mole-feeder".into())
                 .spawn_scoped(scope, move || feeder.run())
                 .context("starting the data feeder thread")?;
-            let mut handles = Vec::with_capacity(workers);
-            for (index, module) in learners.into_iter().enumerate() {
-                let (outbox, next) = if index + 1 == workers {
-                    (None, None)
-                } else {
-                    let (tx, rx) = link(opts.buffer, opts.buffer_size, opts.max_reuse);
-                    (Some(tx), Some(rx))
-                };
-                let this_inbox = match next {
-                    Some(rx) => std::mem::replace(&mut inbox, rx),
-                    None => std::mem::replace(
-                        &mut inbox,
-                        Box::new(crate::transport::local::block_link(1).1),
-                    ),
-                };
-                let events = event_tx.clone();
-                let worker = Worker {
-                    index,
-                    module,
-                    inbox: this_inbox,
-                    outbox,
-                    events: event_tx.clone(),
-                    versions: &versions,
-                    num_classes: data.train.num_classes,
-                    device: plain.clone(),
-                    hook: self.hook.clone(),
-                };
-                let name = names[index].clone();
-                let handle = std::thread::Builder::new()
-                    .name(format!("mole-{}", name.replace(' ', "-")))
-                    .spawn_scoped(scope, move || {
-                        let result = catch_unwind(AssertUnwindSafe(move || {
-                            let pool = rayon::ThreadPoolBuilder::new()
-                                .num_threads(threads)
-                                .thread_name(move |i| format!("mole-w{index}-{i}"))
-                                .build()
-                                .map_err(|e| WorkerError::from(format!("its thread pool: {e}")))?;
-                            pool.install(move || worker.run())
-                        }))
-                        .unwrap_or_else(|payload| {
-                            Err(WorkerError {
-                                message: format!("panicked: {}", panic_message(payload.as_ref())),
-                                secondary: false,
-                            })
-                        });
-                        if let Err(e) = &result {
-                            let _ = events.send(Event::Failed {
-                                index,
-                                error: e.message.clone(),
-                                secondary: e.secondary,
-                            });
-                        }
-                        result
-                    })
-                    .context("starting a worker thread")?;
-                handles.push(handle);
-            }
+            let placement = WorkerPlacement {
+                first: 0,
+                workers,
+                inbox,
+                outbox: None,
+                events: event_tx.clone(),
+                versions: versions.clone(),
+                threads,
+                hook: self.hook.clone(),
+                num_classes: data.train.num_classes,
+                device: plain.clone(),
+                names: names.clone(),
+            };
+            #[cfg(feature = "mpi")]
+            let handles = match &mpi_root {
+                Some(root) => {
+                    drop(placement);
+                    Joined::Remote(root.spawn_relay(scope, learners, event_tx.clone())?)
+                }
+                None => Joined::Local(spawn_workers(scope, learners, placement, opts)?),
+            };
+            #[cfg(not(feature = "mpi"))]
+            let handles = Joined::Local(spawn_workers(scope, learners, placement, opts)?);
             drop(event_tx);
 
             let mut resume = Some(resume_tx);
@@ -267,6 +257,11 @@ impl Schedule for AsyncSchedule {
                         } else {
                             &mut primary
                         };
+                        // Other ranks cannot be stopped one by one: end the whole MPI job.
+                        #[cfg(feature = "mpi")]
+                        if let (Some(root), false) = (&mpi_root, is_secondary) {
+                            root.abort_job(&names[index], epochs_done, &s.run.path, &error);
+                        }
                         slot.get_or_insert((index, error));
                         abort.store(true, std::sync::atomic::Ordering::SeqCst);
                         resume = None;
@@ -277,17 +272,7 @@ impl Schedule for AsyncSchedule {
             let feed = feeder.join().map_err(|p| {
                 anyhow::anyhow!("the data feeder panicked: {}", panic_message(p.as_ref()))
             })?;
-            let results: Vec<_> = handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|p| {
-                        Err(WorkerError {
-                            message: format!("panicked: {}", panic_message(p.as_ref())),
-                            secondary: false,
-                        })
-                    })
-                })
-                .collect();
+            let results = handles.join();
             Ok((feed, results))
         })?;
 
@@ -331,8 +316,13 @@ impl Schedule for AsyncSchedule {
             .skip(1)
             .map(|w| w.mean_staleness)
             .collect();
+        #[cfg(feature = "mpi")]
+        let mpi_report = mpi_root.as_ref().map(|r| r.report());
+        #[cfg(not(feature = "mpi"))]
+        let mpi_report = None;
         let report = AsyncReport {
-            transport: "local",
+            transport: if mpi_report.is_some() { "mpi" } else { "local" },
+            mpi: mpi_report,
             buffer: format!("{:?}", opts.buffer).to_lowercase(),
             buffer_size: opts.buffer_size,
             max_reuse: opts.max_reuse,
@@ -358,4 +348,126 @@ impl Schedule for AsyncSchedule {
         }
         super::head::train_head_on_frozen(s)
     }
+}
+
+/// What a worker thread returns: its trained module and counters, or why it stopped.
+pub(crate) type WorkerResult = Result<(LocalModule, WorkerStats), WorkerError>;
+
+/// Where a consecutive run of workers `first..first + learners.len()` gets its input and sends
+/// its output; the links between them are local buffers.
+pub(crate) struct WorkerPlacement {
+    /// Global index of the first worker.
+    pub first: usize,
+    /// Workers of the whole pipeline (modules + head).
+    pub workers: usize,
+    /// Input of the first worker.
+    pub inbox: Box<dyn Inbox>,
+    /// Output of the last worker (none when it is the head).
+    pub outbox: Option<Box<dyn Outbox>>,
+    /// To the coordinator (or the rank's relay).
+    pub events: mpsc::Sender<Event>,
+    /// Step counts of every worker of the pipeline.
+    pub versions: Vec<Arc<AtomicU64>>,
+    /// Intra-op threads per worker.
+    pub threads: usize,
+    /// Test hook.
+    pub hook: Option<StepHook>,
+    /// Classes of the labels.
+    pub num_classes: usize,
+    /// Plain device.
+    pub device: burn::tensor::Device,
+    /// Worker names, by global index.
+    pub names: Vec<String>,
+}
+
+/// Workers' results, from local threads or reported by other ranks.
+enum Joined<'scope> {
+    Local(Vec<std::thread::ScopedJoinHandle<'scope, WorkerResult>>),
+    #[cfg(feature = "mpi")]
+    Remote(std::thread::ScopedJoinHandle<'scope, Vec<WorkerResult>>),
+}
+
+fn panicked(p: &(dyn std::any::Any + Send)) -> WorkerError {
+    WorkerError {
+        message: format!("panicked: {}", panic_message(p)),
+        secondary: false,
+    }
+}
+
+impl Joined<'_> {
+    fn join(self) -> Vec<WorkerResult> {
+        match self {
+            Joined::Local(handles) => handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| Err(panicked(p.as_ref()))))
+                .collect(),
+            #[cfg(feature = "mpi")]
+            Joined::Remote(relay) => relay
+                .join()
+                .unwrap_or_else(|p| vec![Err(panicked(p.as_ref()))]),
+        }
+    }
+}
+
+/// Starts one thread per learner, linked in order by local buffers of `opts.buffer`, each in
+/// its own rayon pool of `place.threads` threads.
+pub(crate) fn spawn_workers<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    learners: Vec<LocalModule>,
+    place: WorkerPlacement,
+    opts: &crate::config::AsyncSettings,
+) -> anyhow::Result<Vec<std::thread::ScopedJoinHandle<'scope, WorkerResult>>> {
+    let count = learners.len();
+    let mut inbox = Some(place.inbox);
+    let mut last_outbox = place.outbox;
+    let mut handles = Vec::with_capacity(count);
+    for (offset, module) in learners.into_iter().enumerate() {
+        let index = place.first + offset;
+        let (outbox, next) = if offset + 1 == count {
+            (last_outbox.take(), None)
+        } else {
+            let (tx, rx) = link(opts.buffer, opts.buffer_size, opts.max_reuse);
+            (Some(tx), Some(rx))
+        };
+        let this_inbox = std::mem::replace(&mut inbox, next).expect("an inbox per worker");
+        let events = place.events.clone();
+        let worker = Worker {
+            index,
+            module,
+            inbox: this_inbox,
+            outbox,
+            events: place.events.clone(),
+            versions: place.versions.clone(),
+            num_classes: place.num_classes,
+            device: place.device.clone(),
+            hook: place.hook.clone(),
+        };
+        let threads = place.threads;
+        let name = place.names[index].clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("mole-{}", name.replace(' ', "-")))
+            .spawn_scoped(scope, move || {
+                let result = catch_unwind(AssertUnwindSafe(move || {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(move |i| format!("mole-w{index}-{i}"))
+                        .build()
+                        .map_err(|e| WorkerError::from(format!("its thread pool: {e}")))?;
+                    pool.install(move || worker.run())
+                }))
+                .unwrap_or_else(|payload| Err(panicked(payload.as_ref())));
+                if let Err(e) = &result {
+                    let _ = events.send(Event::Failed {
+                        index,
+                        error: e.message.clone(),
+                        secondary: e.secondary,
+                    });
+                }
+                result
+            })
+            .context("starting a worker thread")?;
+        handles.push(handle);
+    }
+    debug_assert!(place.workers >= place.first + count);
+    Ok(handles)
 }

@@ -2,11 +2,11 @@
 //! the exactly-once check under `block`, and the staleness of its inputs. Written to
 //! `async.json` in the run directory.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// Counters of one worker.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WorkerStats {
     /// `module 1`, …, `head`.
     pub name: String,
@@ -90,4 +90,42 @@ pub struct AsyncReport {
     pub mean_staleness: f64,
     /// Per worker, lowest first, the head last.
     pub workers: Vec<WorkerStats>,
+    /// `--distributed mpi`: where the time of every rank went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mpi: Option<MpiReport>,
+}
+
+/// Time and traffic of an MPI run, per rank.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MpiReport {
+    /// Ranks of the job (rank 0 feeds the data and evaluates).
+    pub ranks: usize,
+    /// Rank 0 first.
+    pub per_rank: Vec<RankTimes>,
+    /// Σ (send + receive seconds) / Σ wall seconds over the worker ranks: the share of their
+    /// time spent in the transport (waiting for a neighbour included).
+    pub transport_share: f64,
+    /// Σ serialisation seconds / Σ wall seconds over the worker ranks (encode and decode only).
+    pub serialize_share: f64,
+}
+
+/// One rank's time in the transport.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RankTimes {
+    /// MPI rank.
+    pub rank: usize,
+    /// Workers it ran (`data feeder` on rank 0).
+    pub workers: Vec<String>,
+    /// Seconds from its first to its last message.
+    pub wall_seconds: f64,
+    /// Seconds inside sends of the activation stream.
+    pub send_seconds: f64,
+    /// Seconds inside receives of the activation stream (waiting included).
+    pub recv_seconds: f64,
+    /// Seconds encoding and decoding messages.
+    pub serialize_seconds: f64,
+    /// Bytes sent downstream.
+    pub bytes_sent: u64,
+    /// Bytes received from upstream.
+    pub bytes_received: u64,
 }

@@ -62,7 +62,7 @@ impl<E: std::fmt::Display> From<E> for WorkerError {
 }
 
 /// A module or the head with its links.
-pub struct Worker<'a> {
+pub struct Worker {
     /// 0-based; the head is the number of modules.
     pub index: usize,
     /// The learner.
@@ -73,8 +73,8 @@ pub struct Worker<'a> {
     pub outbox: Option<Box<dyn Outbox>>,
     /// To the coordinator.
     pub events: Sender<Event>,
-    /// Every worker's step count, for staleness.
-    pub versions: &'a [AtomicU64],
+    /// Every worker's step count, for staleness (across MPI ranks: the newest version seen).
+    pub versions: Vec<Arc<AtomicU64>>,
     /// Classes of the labels.
     pub num_classes: usize,
     /// Plain (non-autodiff) device batches are built on.
@@ -107,7 +107,7 @@ fn from_features(f: Features) -> (Vec<usize>, Vec<f32>) {
     }
 }
 
-impl Worker<'_> {
+impl Worker {
     fn target(&self, b: &ActivationBatch) -> Target {
         let n = b.rows();
         let x = match &b.inputs {
