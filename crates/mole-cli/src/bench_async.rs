@@ -88,6 +88,53 @@ pub fn run(args: &BenchArgs, out: &Path, scaling: bool) -> anyhow::Result<String
                 num(s, "test_accuracy"),
             );
         }
+        if !args.mpi_ranks.is_empty() {
+            table += "\nUnder MPI (rank 0 feeds and evaluates, ranks 1.. hold the modules; transport share = time inside MPI sends and receives / wall time of the worker ranks):\n\n| configuration | samples/s | × simultaneous | test accuracy | transport share | serialisation share | MB sent by rank 0 |\n|---|---|---|---|---|---|---|\n";
+        }
+        for &ranks in &args.mpi_ranks {
+            let label = format!("{method} async mpi {ranks} ranks");
+            let launcher: Vec<String> = [
+                "mpirun",
+                "--allow-run-as-root",
+                "--oversubscribe",
+                "--mca",
+                "mpi_yield_when_idle",
+                "1",
+                "-np",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([ranks.to_string()])
+            .collect();
+            let extra = [
+                "--method",
+                method,
+                "--schedule",
+                "async",
+                "--distributed",
+                "mpi",
+            ];
+            let r = crate::bench_cmd::run_config_launched(
+                args, out, &label, &extra, &model, &launcher,
+            )?;
+            let s = &r.summary;
+            let mpi = async_report(out, &label)
+                .map(|a| a["mpi"].clone())
+                .unwrap_or_default();
+            table += &format!(
+                "| {} | {:.0} | {:.2} | {:.4} | {:.3} | {:.4} | {:.0} |\n",
+                r.label,
+                num(s, "samples_per_second"),
+                num(s, "samples_per_second") / base,
+                num(s, "test_accuracy"),
+                num(&mpi, "transport_share"),
+                num(&mpi, "serialize_share"),
+                mpi["per_rank"][0]["bytes_sent"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    / 1e6,
+            );
+        }
     } else {
         table = format!(
             "Scaling with the number of modules on {} (MLP of width 256, one layer per module, {method}), batch {}, {} epoch(s)\n\n| modules | simultaneous samples/s | async samples/s | × | mean staleness | accuracy simultaneous | accuracy async |\n|---|---|---|---|---|---|---|\n",

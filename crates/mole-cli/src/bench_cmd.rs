@@ -59,6 +59,10 @@ pub struct BenchArgs {
     /// Method of the async suites: mole or hsic.
     #[arg(long, default_value = "mole")]
     pub method: String,
+    /// async suite: also run the async schedule under `mpirun -np K` for each K given
+    /// (e.g. `3,4`; needs a build with `--features mpi`).
+    #[arg(long, value_delimiter = ',')]
+    pub mpi_ranks: Vec<usize>,
 }
 
 pub(crate) struct Row {
@@ -73,9 +77,28 @@ pub(crate) fn run_config(
     extra: &[&str],
     model: &str,
 ) -> anyhow::Result<Row> {
+    run_config_launched(args, out, label, extra, model, &[])
+}
+
+/// [`run_config`] started through `launcher` (e.g. `mpirun -np 3`) when it is not empty.
+pub(crate) fn run_config_launched(
+    args: &BenchArgs,
+    out: &std::path::Path,
+    label: &str,
+    extra: &[&str],
+    model: &str,
+    launcher: &[String],
+) -> anyhow::Result<Row> {
     let exe = std::env::current_exe().context("locating the mole binary")?;
     let dir = out.join(label.replace([' ', '/'], "-"));
-    let mut cmd = Command::new(exe);
+    let mut cmd = match launcher.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "train",
         "--quiet",

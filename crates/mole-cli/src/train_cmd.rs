@@ -6,7 +6,7 @@ use mole_train::config::{
     BufferPolicy, Distributed, Method, OptimizerKind, ScheduleKind, TrainConfig,
 };
 use mole_train::{RunDir, Summary};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Flags of `mole train`; each overrides the config file's key of the same name.
 #[derive(Args, Debug, Default)]
@@ -14,6 +14,10 @@ pub struct TrainArgs {
     /// TOML config file (every key optional; flags override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Continue the async run in this directory from its last checkpoint (its config.toml is
+    /// the base config; e.g. `--epochs` can extend it).
+    #[arg(long, conflicts_with_all = ["config", "out"])]
+    pub resume: Option<PathBuf>,
     /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH;
     /// graphs: cora, mutag, linqs:DIR/NAME, tu:DIR.
     #[arg(long)]
@@ -212,9 +216,14 @@ fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
 impl TrainArgs {
     /// The config file (or defaults) with these flags applied.
     pub fn resolve(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = match &self.config {
-            Some(p) => TrainConfig::from_file(p)?,
-            None => TrainConfig::default(),
+        let mut c = match (&self.config, &self.resume) {
+            (_, Some(dir)) => {
+                let mut c = TrainConfig::from_file(&dir.join("config.toml"))?;
+                c.out = Some(dir.clone());
+                c
+            }
+            (Some(p), None) => TrainConfig::from_file(p)?,
+            (None, None) => TrainConfig::default(),
         };
         macro_rules! set {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {$(
@@ -304,7 +313,11 @@ fn run_one(
     quiet: bool,
 ) -> anyhow::Result<(Summary, PathBuf)> {
     let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
-    let mut run = RunDir::create(&dir)?;
+    let mut run = if cfg.resume_epoch > 0 {
+        RunDir::resume(&dir, cfg.resume_epoch)?
+    } else {
+        RunDir::create(&dir)?
+    };
     if !quiet {
         eprintln!(
             "training {} on {} ({} train / {} test), model {}, {} schedule -> {}",
@@ -366,6 +379,19 @@ fn install_interrupt_handler(graceful: bool) {
     }
 }
 
+/// The epoch of the checkpoints in `dir` for a network of `cfg` on `data`.
+fn resume_epoch(cfg: &TrainConfig, data: &mole_data::Split, dir: &Path) -> anyhow::Result<usize> {
+    let device = burn::tensor::Device::flex().autodiff();
+    let net = mole_train::Network::build(
+        cfg,
+        &mole_train::train::input_shape(data),
+        data.train.num_classes,
+        &device,
+        None,
+    )?;
+    Ok(mole_train::resume::checkpoint_epoch(&net, dir)?)
+}
+
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
@@ -389,12 +415,28 @@ fn run_resolved(args: &TrainArgs, cfg: TrainConfig, no_arguments: bool) -> anyho
         mole_train::train::check(&cfg, &d)?;
         Data::Rows(d)
     };
+    let mut cfg = cfg;
+    if let Some(dir) = &args.resume {
+        let Data::Rows(d) = &data else {
+            anyhow::bail!("--resume: graph runs cannot be resumed (they have no async schedule)");
+        };
+        cfg.resume_epoch = resume_epoch(&cfg, d, dir)?;
+        cfg.validate()?;
+        if !args.quiet {
+            eprintln!(
+                "resuming {} after epoch {} of {}",
+                dir.display(),
+                cfg.resume_epoch,
+                cfg.epochs
+            );
+        }
+    }
     let train = |cfg: &TrainConfig| match &data {
         Data::Rows(d) => run_one(cfg, d, args.quiet),
         Data::Graph(d) => run_graph(cfg, d, args.quiet),
     };
     let mut rows = vec![train(&cfg)?];
-    if (args.baseline || no_arguments) && cfg.method != Method::Bp {
+    if (args.baseline || no_arguments) && cfg.method != Method::Bp && args.resume.is_none() {
         let mut bp = cfg.clone();
         bp.method = Method::Bp;
         bp.schedule = None;

@@ -143,3 +143,78 @@ fn distributed_mpi_without_the_feature_says_how_to_build_it() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     assert!(text(&out).1.contains("--features mpi"), "{}", text(&out).1);
 }
+
+/// `--resume RUN_DIR` continues an async run from the checkpoints of its last epoch.
+#[test]
+fn resume_continues_an_async_run_from_its_checkpoints() {
+    let dir = temp_dir("async-resume").join("run");
+    let first = run(mole()
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "digits",
+            "--schedule",
+            "async",
+        ])
+        .args(["--epochs", "2", "--head-epochs", "1", "--out"])
+        .arg(&dir));
+    assert!(first.status.success(), "{}", text(&first).1);
+    let rows_before: Vec<String> = std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .take(1 + 2 * 4) // header + 2 epochs x (3 modules + head)
+        .map(String::from)
+        .collect();
+    // Extend it to 4 epochs; the config is read from the run directory.
+    let more = run(mole()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&dir)
+        .args(["--epochs", "4"]));
+    assert!(more.status.success(), "{}", text(&more).1);
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    // The first epochs are kept as they were, the head's extra epoch of the first run is gone,
+    // and epochs 3 and 4 follow, then one head epoch.
+    assert_eq!(lines[..rows_before.len()], rows_before[..]);
+    let epochs: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        epochs,
+        [
+            vec!["1"; 4],
+            vec!["2"; 4],
+            vec!["3"; 4],
+            vec!["4"; 4],
+            vec!["1"]
+        ]
+        .concat()
+    );
+    // Training went on from the checkpoint, not from scratch: module 1's epoch-3 loss is below
+    // its epoch-2 loss (a fresh start would be back near the epoch-1 value).
+    let loss = |epoch: &str| -> f64 {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{epoch},module,1,")))
+            .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+            .unwrap()
+    };
+    assert!(loss("3") < loss("2"), "{} vs {}", loss("3"), loss("2"));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["epochs"], 4);
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+
+    // Nothing to resume from: exit code 2 naming the missing checkpoint.
+    let empty = temp_dir("async-resume-empty");
+    std::fs::copy(dir.join("config.toml"), empty.join("config.toml")).unwrap();
+    let out = run(mole().args(["train", "--quiet", "--resume"]).arg(&empty));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("module_1.safetensors"),
+        "{}",
+        text(&out).1
+    );
+}

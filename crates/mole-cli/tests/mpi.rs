@@ -137,3 +137,34 @@ fn mpi_needs_the_async_schedule_and_block_buffers() {
         assert!(text(&out).1.contains(needle), "{}", text(&out).1);
     }
 }
+
+/// `--resume` under MPI: rank 0 loads the checkpoints and sends every worker rank its weights;
+/// the module updates equal those of a threaded resume of the same run.
+#[test]
+fn resume_under_mpi_continues_like_the_threaded_resume() {
+    let dir = temp_dir("mpi-resume");
+    let first = mpirun(3, &dir.join("mpi"), &[]); // 3 epochs
+    assert!(first.status.success(), "{}", text(&first).1);
+    std::fs::create_dir_all(dir.join("local")).unwrap();
+    // Both continue from the very same checkpoints.
+    let copy = run(Command::new("cp")
+        .arg("-r")
+        .arg(dir.join("mpi"))
+        .arg(dir.join("local/run")));
+    assert!(copy.status.success());
+    let resumed = run(Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "3"])
+        .arg(env!("CARGO_BIN_EXE_mole"))
+        .args(["train", "--quiet", "--resume"])
+        .arg(dir.join("mpi"))
+        .args(["--epochs", "4"]));
+    assert!(resumed.status.success(), "{}", text(&resumed).1);
+    let local = run(mole()
+        .args(["train", "--quiet", "--distributed", "local", "--resume"])
+        .arg(dir.join("local/run"))
+        .args(["--epochs", "4"]));
+    assert!(local.status.success(), "{}", text(&local).1);
+    let rows = module_rows(&dir.join("mpi"));
+    assert_eq!(rows.len(), 4 * 3, "{rows:?}");
+    assert_eq!(rows, module_rows(&dir.join("local/run")));
+}

@@ -265,6 +265,10 @@ pub struct TrainConfig {
     /// Settings of the `async` schedule.
     #[serde(rename = "async")]
     pub async_: AsyncSettings,
+    /// `--resume`: the last epoch whose checkpoint the run directory holds (0: a fresh run).
+    /// Set from the checkpoints, never read from a config file.
+    #[serde(skip)]
+    pub resume_epoch: usize,
 }
 
 impl Default for TrainConfig {
@@ -304,6 +308,7 @@ impl Default for TrainConfig {
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
             async_: AsyncSettings::default(),
+            resume_epoch: 0,
         }
     }
 }
@@ -421,6 +426,13 @@ impl TrainConfig {
         }
         if self.async_.max_reuse == 0 {
             return bad("async.max_reuse = 0 (needs at least 1)".into());
+        }
+        if self.resume_epoch > 0 && self.schedule() != ScheduleKind::Async {
+            return bad(format!(
+                "resume: continuing a run needs schedule = \"async\" (this run is {:?})",
+                self.schedule()
+            )
+            .to_lowercase());
         }
         if self.async_.distributed == Distributed::Mpi {
             if self.schedule() != ScheduleKind::Async {

@@ -9,6 +9,7 @@ pub mod module;
 pub mod network;
 pub mod objective;
 pub mod params;
+pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod session;

@@ -92,6 +92,43 @@ impl RunDir {
         })
     }
 
+    /// Reopens an existing run directory to continue it after `epoch`: `metrics.csv` keeps its
+    /// header and the rows of the schedule's epochs 1..=`epoch` (rewritten atomically: rows of
+    /// a later, unfinished epoch and of the head's extra epochs go), then grows as usual.
+    pub fn resume(path: &Path, epoch: usize) -> Result<RunDir, RunDirError> {
+        let err = |source| RunDirError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = path.join("metrics.csv");
+        let text = std::fs::read_to_string(&file).map_err(err)?;
+        let mut kept = format!("{METRICS_HEADER}\n");
+        let mut last = 0;
+        for line in text.lines().skip(1) {
+            let e: usize = line
+                .split(',')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX);
+            // The head's extra epochs count from 1 again: the schedule's rows end there.
+            if e > epoch || e < last {
+                break;
+            }
+            last = e;
+            kept += line;
+            kept.push('\n');
+        }
+        write_atomic(&file, kept.as_bytes()).map_err(err)?;
+        let metrics = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .map_err(err)?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            metrics,
+        })
+    }
+
     /// Appends one row to `metrics.csv` and flushes it.
     pub fn append(&mut self, r: &MetricRow) -> std::io::Result<()> {
         let d = r.dependence.clone().unwrap_or(crate::evaluate::Dependence {

@@ -271,7 +271,7 @@ impl<'a> Session<'a> {
             eprintln!("{line}");
         }
         self.losses.clear();
-        self.checkpoint(trained)?;
+        self.checkpoint(trained, epoch)?;
         self.eval_seconds += t0.elapsed().as_secs_f64();
         Ok(())
     }
@@ -282,13 +282,19 @@ impl<'a> Session<'a> {
     }
 
     /// Writes the weights of what was trained to `weights/` (atomically).
-    pub fn checkpoint(&self, trained: Trained) -> anyhow::Result<()> {
-        checkpoint(self.run, &self.net, trained)
+    pub fn checkpoint(&self, trained: Trained, epoch: usize) -> anyhow::Result<()> {
+        checkpoint(self.run, &self.net, trained, epoch)
     }
 }
 
-/// Writes the weights of the part of `net` that was trained to `run`'s `weights/` (atomically).
-pub fn checkpoint(run: &RunDir, net: &Network, trained: Trained) -> anyhow::Result<()> {
+/// Writes the weights of the part of `net` that was trained to `run`'s `weights/` (atomically),
+/// with the module name, its steps and the `epoch` that just ended as metadata.
+pub fn checkpoint(
+    run: &RunDir,
+    net: &Network,
+    trained: Trained,
+    epoch: usize,
+) -> anyhow::Result<()> {
     let head = net.modules.len();
     let which: Vec<usize> = match trained {
         Trained::Module(k) => vec![k],
@@ -307,6 +313,11 @@ pub fn checkpoint(run: &RunDir, net: &Network, trained: Trained) -> anyhow::Resu
         let mut meta = BTreeMap::new();
         meta.insert("module".into(), module.name.clone());
         meta.insert("steps".into(), module.steps.to_string());
+        meta.insert("epoch".into(), epoch.to_string());
+        // The head's own epochs after the modules (count from 1 again).
+        if trained == Trained::Head {
+            meta.insert("phase".into(), "head".into());
+        }
         let bytes = to_safetensors(&named_params(&module.stage), meta);
         run.write(&format!("weights/{name}.safetensors"), &bytes)
             .with_context(|| format!("writing weights/{name}.safetensors"))?;

@@ -197,6 +197,12 @@ pub fn train_with(
         &device,
         None,
     )?;
+    // --resume: the checkpoints of the last finished epoch replace the initial weights.
+    let net = if cfg.resume_epoch > 0 {
+        crate::resume::load_checkpoints(net, &run.path)?
+    } else {
+        net
+    };
     let (summary, _) = fit(cfg, cfg, data, run, quiet, device, net, schedule)?;
     Ok(summary)
 }

@@ -179,7 +179,7 @@ impl State<'_> {
         }
         self.losses.clear();
         if epoch == epochs {
-            checkpoint(self.run, &self.net, trained)?;
+            checkpoint(self.run, &self.net, trained, epoch)?;
         }
         self.eval_seconds += t0.elapsed().as_secs_f64();
         Ok(())

@@ -21,8 +21,10 @@ pub enum FeedEnd {
 pub struct Feeder<'a> {
     /// Training data.
     pub data: &'a Dataset,
-    /// Epochs to send.
+    /// Epochs to send: `first_epoch..=epochs`.
     pub epochs: usize,
+    /// The first epoch to send (after `--resume`, the one after the checkpoint).
+    pub first_epoch: usize,
     /// Minibatch size.
     pub batch_size: usize,
     /// Shuffling seed (the same batches as the simultaneous schedule).
@@ -55,7 +57,7 @@ impl Feeder<'_> {
         let n = self.data.len();
         let row = row_shape(self.data.shape);
         let d = self.data.shape.len();
-        for epoch in 1..=self.epochs {
+        for epoch in self.first_epoch..=self.epochs {
             let batches = epoch_batches(n, self.batch_size, self.seed, epoch);
             for (id, idx) in batches.iter().enumerate() {
                 if stop_requested() || self.abort.load(Ordering::SeqCst) {

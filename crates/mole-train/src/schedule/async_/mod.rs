@@ -126,7 +126,7 @@ impl Schedule for AsyncSchedule {
         let (event_tx, event_rx) = mpsc::channel::<Event>();
         let (resume_tx, resume_rx) = mpsc::channel::<()>();
         let plain = s.plain_device();
-        let mut epochs_done = 0usize;
+        let mut epochs_done = cfg.resume_epoch;
         let mut primary: Option<(usize, String)> = None;
         let mut secondary: Option<(usize, String)> = None;
         let mut coordinator_error: Option<anyhow::Error> = None;
@@ -150,7 +150,7 @@ impl Schedule for AsyncSchedule {
             #[cfg(feature = "mpi")]
             let feed_out = match &mpi_root {
                 Some(root) => {
-                    root.send_setup(data)?;
+                    root.send_setup(data, &learners)?;
                     root.feeder_outbox()
                 }
                 None => feed_out,
@@ -158,6 +158,7 @@ impl Schedule for AsyncSchedule {
             let feeder = Feeder {
                 data: &data.train,
                 epochs: cfg.epochs,
+                first_epoch: cfg.resume_epoch + 1,
                 batch_size: cfg.batch_size,
                 seed: cfg.seed,
                 with_inputs,
@@ -196,7 +197,7 @@ impl Schedule for AsyncSchedule {
 
             let mut resume = Some(resume_tx);
             let mut pending = Pending {
-                epoch: 1,
+                epoch: cfg.resume_epoch + 1,
                 parts: vec![None; workers],
             };
             while let Ok(event) = event_rx.recv() {

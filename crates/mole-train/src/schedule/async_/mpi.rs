@@ -97,8 +97,9 @@ impl Root {
         })
     }
 
-    /// Tells every worker rank the input shape, the classes and its workers.
-    pub fn send_setup(&self, data: &Split) -> anyhow::Result<()> {
+    /// Tells every worker rank the input shape, the classes, its workers and their starting
+    /// weights (rank 0's: the initial ones, or the checkpoints of a resumed run).
+    pub fn send_setup(&self, data: &Split, learners: &[LocalModule]) -> anyhow::Result<()> {
         let shape = input_shape(data);
         for (r, g) in self.groups.iter().enumerate() {
             let mut w = Writer::default();
@@ -108,6 +109,9 @@ impl Root {
             }
             let workers = self.groups.last().map_or(0, |g| g.end);
             w.u32(workers as u32).u32(g.start as u32).u32(g.end as u32);
+            for m in &learners[g.clone()] {
+                w.u64(m.steps).f32s(&flat_params(&m.stage));
+            }
             world()
                 .process_at_rank(r as i32 + 1)
                 .send_with_tag(&w.bytes[..], TAG_SETUP);
@@ -319,11 +323,14 @@ pub fn run_worker_rank(cfg: &TrainConfig) -> anyhow::Result<()> {
             .map(|_| r.u64().map(|d| d as usize))
             .collect::<Result<Vec<_>, _>>()?;
         let (workers, first, end) = (r.u32()? as usize, r.u32()? as usize, r.u32()? as usize);
+        let weights = (first..end)
+            .map(|_| Ok((r.u64()?, r.f32s()?)))
+            .collect::<Result<Vec<_>, String>>()?;
         r.finish()?;
-        Ok((classes, shape, workers, first..end))
+        Ok((classes, shape, workers, first..end, weights))
     })()
     .map_err(|e| anyhow::anyhow!("rank {rank}: a bad setup message from rank 0: {e}"))?;
-    let (num_classes, shape, workers, mine) = setup;
+    let (num_classes, shape, workers, mine, weights) = setup;
 
     // The same seed and architecture as rank 0: identical initial weights everywhere.
     let seed_device = Device::flex();
@@ -338,7 +345,14 @@ pub fn run_worker_rank(cfg: &TrainConfig) -> anyhow::Result<()> {
         );
     }
     let names: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
-    let learners: Vec<LocalModule> = all.drain(mine.clone()).collect();
+    let mut learners: Vec<LocalModule> = all.drain(mine.clone()).collect();
+    // Rank 0's starting weights (a resumed run's checkpoints) replace this rank's.
+    for (m, (steps, values)) in learners.iter_mut().zip(weights) {
+        let stage = std::mem::replace(&mut m.stage, crate::module::Stage { blocks: Vec::new() });
+        m.stage = load_flat_params(stage, &values)
+            .map_err(|e| anyhow::anyhow!("rank {rank}: the weights of {}: {e}", m.name))?;
+        m.steps = steps;
+    }
     let versions: Vec<Arc<AtomicU64>> = (0..workers).map(|_| Arc::default()).collect();
     let (recv_clock, send_clock) = (Arc::<LinkClock>::default(), Arc::<LinkClock>::default());
     let inbox: Box<dyn Inbox> = Box::new(MpiInbox {
