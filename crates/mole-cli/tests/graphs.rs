@@ -300,3 +300,73 @@ fn isolated_nodes_and_one_node_graphs_train() {
         assert!(s["test_accuracy"].as_f64().unwrap().is_finite());
     }
 }
+
+/// The async schedule on graphs (one thread per module and the head) makes the simultaneous
+/// schedule's updates: the metrics rows match to the last digit, node- and graph-level.
+#[test]
+fn async_on_graphs_matches_the_simultaneous_schedule() {
+    let dir = temp_dir("graph-async");
+    let rows = |d: &Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string()) // without the seconds
+            .collect()
+    };
+    for (name, args) in [
+        (
+            "cora",
+            &[
+                "--dataset",
+                "cora",
+                "--model",
+                "gcn:32,32",
+                "--epochs",
+                "20",
+                "--head-epochs",
+                "20",
+                "--lr",
+                "0.01",
+                "--eval-every",
+                "5",
+            ][..],
+        ),
+        (
+            "mutag",
+            &[
+                "--dataset",
+                "mutag",
+                "--model",
+                "gin:32,32",
+                "--epochs",
+                "6",
+                "--head-epochs",
+                "3",
+                "--batch-size",
+                "32",
+                "--folds",
+                "2",
+                "--readout",
+                "sum",
+            ][..],
+        ),
+    ] {
+        let sim = train(
+            &dir.join(format!("{name}-sim")),
+            &[args, &["--schedule", "simultaneous"]].concat(),
+        );
+        let asy = train(
+            &dir.join(format!("{name}-async")),
+            &[args, &["--schedule", "async"]].concat(),
+        );
+        assert_eq!(asy["schedule"], "async");
+        assert_eq!(asy["test_accuracy"], sim["test_accuracy"], "{name}");
+        let sub = if name == "mutag" { "fold_1" } else { "" };
+        let (a, s) = (
+            rows(&dir.join(format!("{name}-async")).join(sub)),
+            rows(&dir.join(format!("{name}-sim")).join(sub)),
+        );
+        assert!(a.len() > 4, "{a:?}");
+        assert_eq!(a, s, "{name}");
+    }
+}

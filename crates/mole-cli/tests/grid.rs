@@ -291,3 +291,35 @@ fn stage_rows(metrics: &str, stage: &str) -> usize {
         .filter(|l| l.split(',').nth(1) == Some(stage))
         .count()
 }
+
+/// Convolutional modules under the async schedule: the same updates as simultaneous.
+#[test]
+fn async_cnn_on_mnist_matches_the_simultaneous_schedule() {
+    let dir = temp_dir("grid-async");
+    let rows = |schedule: &str| -> Vec<String> {
+        let out_dir = dir.join(schedule);
+        let out = run(mole()
+            .args(["train", "--quiet", "--dataset", "mnist", "--data-dir"])
+            .arg(datasets())
+            .args([
+                "--model",
+                "cnn:8,16",
+                "--train-samples",
+                "1000",
+                "--test-samples",
+                "500",
+            ])
+            .args(["--epochs", "2", "--head-epochs", "1", "--batch-size", "100"])
+            .args(["--schedule", schedule, "--out"])
+            .arg(&out_dir));
+        assert!(out.status.success(), "{}", text(&out).1);
+        std::fs::read_to_string(out_dir.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    let (sim, asy) = (rows("simultaneous"), rows("async"));
+    assert_eq!(sim.len(), 1 + 2 * 3 + 1, "{sim:?}");
+    assert_eq!(asy, sim);
+}

@@ -5,6 +5,7 @@
 use super::source::{GraphSource, GraphStep};
 use crate::config::{ScheduleKind, TrainConfig};
 use crate::evaluate::{EvalBatch, argmax_rows};
+use crate::module::{LocalModule, Stage, make_optimizer};
 use crate::network::Network;
 use crate::objective::{Objective, TargetView};
 use crate::run::{MetricRow, RunDir};
@@ -14,6 +15,7 @@ use burn::tensor::Device;
 use mole_data::{Dataset, SampleShape};
 use mole_nn::Features;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What one graph training run ends with.
@@ -246,6 +248,142 @@ impl State<'_> {
             }
             self.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
+        Ok(cfg.epochs + self.head_epochs()?)
+    }
+
+    /// Every module and the head in its own thread ([`super::pipeline`]), then the head's
+    /// extra epochs on the frozen modules.
+    fn asynchronous(&mut self) -> anyhow::Result<usize> {
+        use super::pipeline::{Item, Report, start};
+        let cfg = self.cfg;
+        let modules = self.net.modules.len();
+        let workers = modules + usize::from(self.net.head.is_some());
+        let names: Vec<String> = self
+            .net
+            .modules
+            .iter()
+            .chain(self.net.head.as_ref())
+            .map(|m| m.name.clone())
+            .collect();
+        // The originals train in the workers; twins with the same weights stay for evaluation.
+        let twin = |m: &LocalModule| {
+            LocalModule::new(
+                m.name.clone(),
+                m.stage.clone().blocks,
+                m.objective.clone(),
+                make_optimizer(cfg),
+                m.lr,
+            )
+        };
+        let mut learners = Vec::with_capacity(workers);
+        for m in self.net.modules.iter_mut() {
+            let t = twin(m);
+            learners.push(std::mem::replace(m, t));
+        }
+        if let Some(h) = self.net.head.as_mut() {
+            let t = twin(h);
+            learners.push(std::mem::replace(h, t));
+        }
+        let plain = self.plain();
+        let finals = std::thread::scope(|scope| -> anyhow::Result<Vec<LocalModule>> {
+            let (mut pipe, handles) = start(
+                scope,
+                learners,
+                cfg.async_.buffer_size,
+                cfg.async_.threads_per_module,
+            );
+            let mut received = vec![0usize; cfg.epochs + 1];
+            let mut latest: Vec<Option<(Stage, u64)>> = vec![None; workers];
+            let mut failure: Option<String> = None;
+            'epochs: for epoch in 1..=cfg.epochs {
+                let input = pipe.input.as_ref().expect("open until the end");
+                for step in self.source.epoch(cfg, cfg.seed, epoch, &plain) {
+                    let x = step.input.clone();
+                    if input.send(Item::Step(Arc::new(step), x)).is_err() {
+                        break 'epochs; // a worker failed; its report says why
+                    }
+                }
+                if input.send(Item::EndEpoch(epoch)).is_err() {
+                    break;
+                }
+                let evaluated = epoch == cfg.epochs || epoch.is_multiple_of(cfg.eval_every.max(1));
+                if !evaluated {
+                    continue;
+                }
+                // Wait for every worker's report of every epoch so far, then evaluate.
+                while received[1..=epoch].iter().any(|&n| n < workers) {
+                    match pipe.reports.recv() {
+                        Ok(Report::Snapshot {
+                            index,
+                            epoch: e,
+                            stage,
+                            steps,
+                            loss_sum,
+                            loss_n,
+                        }) => {
+                            received[e] += 1;
+                            latest[index] = Some((stage, steps));
+                            let l = self.losses.entry(index).or_insert((0.0, 0));
+                            l.0 += loss_sum;
+                            l.1 += loss_n;
+                        }
+                        Ok(Report::Failed { index, error }) => {
+                            failure = Some(format!("the {} worker failed: {error}", names[index]));
+                            break 'epochs;
+                        }
+                        Err(_) => break 'epochs,
+                    }
+                }
+                for (k, part) in latest.iter_mut().enumerate() {
+                    let (stage, steps) = part.take().expect("a report from every worker");
+                    let m = if k < modules {
+                        &mut self.net.modules[k]
+                    } else {
+                        self.net.head.as_mut().expect("head worker")
+                    };
+                    m.stage = stage;
+                    m.steps = steps;
+                }
+                self.head_trained = true;
+                self.end_epoch(Trained::All, epoch, cfg.epochs)?;
+            }
+            // Closing the input ends the stream; every worker ends when its inbox closes.
+            pipe.input = None;
+            let mut finals = Vec::with_capacity(workers);
+            for h in handles {
+                match h.join() {
+                    Ok(Some(m)) => finals.push(m),
+                    _ => {
+                        if failure.is_none() {
+                            failure = Some("a worker stopped".into());
+                        }
+                    }
+                }
+            }
+            while let Ok(r) = pipe.reports.try_recv() {
+                if let (Report::Failed { index, error }, None) = (&r, &failure) {
+                    failure = Some(format!("the {} worker failed: {error}", names[*index]));
+                }
+            }
+            match failure {
+                Some(f) => anyhow::bail!("async schedule on graph data: {f}"),
+                None => Ok(finals),
+            }
+        })?;
+        for (k, m) in finals.into_iter().enumerate() {
+            if k < modules {
+                self.net.modules[k] = m;
+            } else {
+                self.net.head = Some(m);
+            }
+        }
+        Ok(cfg.epochs + self.head_epochs()?)
+    }
+
+    /// The head's extra epochs on the frozen modules (simultaneous and async schedules).
+    fn head_epochs(&mut self) -> anyhow::Result<usize> {
+        let cfg = self.cfg;
+        let modules = self.net.modules.len();
         let mut head_epochs = 0;
         if self.net.head.is_some() {
             for epoch in 1..=cfg.head_epochs {
@@ -262,7 +400,7 @@ impl State<'_> {
                 self.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
             }
         }
-        Ok(cfg.epochs + head_epochs)
+        Ok(head_epochs)
     }
 
     fn plain(&self) -> Device {
@@ -408,7 +546,7 @@ pub fn train_on_graph(
     let epochs_run = match cfg.schedule() {
         ScheduleKind::Sequential => st.sequential()?,
         ScheduleKind::Simultaneous => st.simultaneous()?,
-        ScheduleKind::Async => unreachable!("check_graph rejects the async schedule"),
+        ScheduleKind::Async => st.asynchronous()?,
     };
     let train_seconds = st.start.elapsed().as_secs_f64() - st.eval_seconds;
     write_embeddings(cfg, &st.net, &st.test, st.run)?;

@@ -14,7 +14,7 @@ mod simultaneous;
 
 #[cfg(feature = "mpi")]
 pub use async_::mpi::run_worker_rank;
-pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats};
+pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats, threads_per_worker};
 pub use sequential::SequentialSchedule;
 pub use simultaneous::SimultaneousSchedule;
 
