@@ -79,6 +79,16 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> R
     // Epoch axes start at 0 at most, so a single epoch is not drawn at the edge.
     xs.start = xs.start.max(0.0);
     let ys = padded_range(points().map(|q| q.1));
+    let corner = legend_corner(
+        p,
+        (xs.start, xs.end),
+        (ys.start, ys.end),
+        if p.legend_bottom {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        },
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(p.title.clone(), (FONT_FAMILY, 21))
         .margin(14)
@@ -127,15 +137,93 @@ fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> R
     }
     chart
         .configure_series_labels()
-        .position(if p.legend_bottom {
-            SeriesLabelPosition::LowerRight
-        } else {
-            SeriesLabelPosition::UpperRight
-        })
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(160, 160, 160))
         .label_font((FONT_FAMILY, 15))
         .draw()
         .s()?;
     Ok(())
+}
+
+/// The corner for the legend box that covers the fewest data points (points and the straight
+/// segments between them, sampled), `preferred` on a tie. The box is taken as the outer 40 % of
+/// the width and 12 % of the height per series (at least 25 %).
+fn legend_corner(
+    p: &Panel,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    preferred: SeriesLabelPosition,
+) -> SeriesLabelPosition {
+    let (w, h) = ((x1 - x0).max(1e-12), (y1 - y0).max(1e-12));
+    let box_h = (0.12 * p.series.len() as f64).clamp(0.25, 0.6);
+    let mut samples = Vec::new();
+    for s in &p.series {
+        for pair in s.points.windows(2) {
+            for i in 0..8 {
+                let t = i as f64 / 8.0;
+                samples.push((
+                    pair[0].0 + t * (pair[1].0 - pair[0].0),
+                    pair[0].1 + t * (pair[1].1 - pair[0].1),
+                ));
+            }
+        }
+        samples.extend(s.points.last().copied());
+    }
+    let covered = |right: bool, upper: bool| {
+        samples
+            .iter()
+            .filter(|&&(x, y)| {
+                let (u, v) = ((x - x0) / w, (y - y0) / h);
+                (if right { u >= 0.6 } else { u <= 0.4 })
+                    && (if upper { v >= 1.0 - box_h } else { v <= box_h })
+            })
+            .count()
+    };
+    let preferred_upper = !matches!(preferred, SeriesLabelPosition::LowerRight);
+    let mut candidates = vec![
+        (preferred, covered(true, preferred_upper)),
+        (SeriesLabelPosition::UpperRight, covered(true, true)),
+        (SeriesLabelPosition::LowerRight, covered(true, false)),
+        (SeriesLabelPosition::UpperLeft, covered(false, true)),
+        (SeriesLabelPosition::LowerLeft, covered(false, false)),
+    ];
+    // Stable: the preferred corner wins ties.
+    candidates.sort_by_key(|c| c.1);
+    candidates.swap_remove(0).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(points: Vec<(f64, f64)>) -> Panel {
+        Panel {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            series: vec![Series {
+                label: "s".into(),
+                points,
+                dashed: false,
+            }],
+            empty: String::new(),
+            legend_bottom: false,
+        }
+    }
+
+    #[test]
+    fn the_legend_avoids_the_data() {
+        // A falling curve leaves the upper right free: the preferred corner is kept.
+        let falling = panel((0..10).map(|i| (i as f64, 10.0 - i as f64)).collect());
+        let c = legend_corner(&falling, (0.0, 9.0), (0.0, 10.0), SeriesLabelPosition::UpperRight);
+        assert!(matches!(c, SeriesLabelPosition::UpperRight));
+        // A rising curve ends in the upper right: the legend moves to a free corner.
+        let rising = panel((0..10).map(|i| (i as f64, i as f64)).collect());
+        let c = legend_corner(&rising, (0.0, 9.0), (0.0, 9.0), SeriesLabelPosition::UpperRight);
+        assert!(
+            matches!(c, SeriesLabelPosition::LowerRight | SeriesLabelPosition::UpperLeft),
+            "{c:?}"
+        );
+    }
 }
