@@ -216,13 +216,26 @@ mod tests {
     fn the_legend_avoids_the_data() {
         // A falling curve leaves the upper right free: the preferred corner is kept.
         let falling = panel((0..10).map(|i| (i as f64, 10.0 - i as f64)).collect());
-        let c = legend_corner(&falling, (0.0, 9.0), (0.0, 10.0), SeriesLabelPosition::UpperRight);
+        let c = legend_corner(
+            &falling,
+            (0.0, 9.0),
+            (0.0, 10.0),
+            SeriesLabelPosition::UpperRight,
+        );
         assert!(matches!(c, SeriesLabelPosition::UpperRight));
         // A rising curve ends in the upper right: the legend moves to a free corner.
         let rising = panel((0..10).map(|i| (i as f64, i as f64)).collect());
-        let c = legend_corner(&rising, (0.0, 9.0), (0.0, 9.0), SeriesLabelPosition::UpperRight);
+        let c = legend_corner(
+            &rising,
+            (0.0, 9.0),
+            (0.0, 9.0),
+            SeriesLabelPosition::UpperRight,
+        );
         assert!(
-            matches!(c, SeriesLabelPosition::LowerRight | SeriesLabelPosition::UpperLeft),
+            matches!(
+                c,
+                SeriesLabelPosition::LowerRight | SeriesLabelPosition::UpperLeft
+            ),
             "{c:?}"
         );
     }
