@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use mole_train::config::{
-    BufferPolicy, Distributed, Method, OptimizerKind, ScheduleKind, TrainConfig,
+    BufferPolicy, Distributed, LrSchedule, Method, OptimizerKind, ScheduleKind, TrainConfig,
 };
 use mole_train::{RunDir, Summary};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,8 @@ pub struct TrainArgs {
     /// (the HSIC paper's ResConv; resconv:C,N,D); seq:conv(32,k=5),maxpool(2),res(k=3),dense(128).
     #[arg(long)]
     pub model: Option<String>,
-    /// Layers per module, e.g. 1,2 (default: one layer per module).
+    /// Layers per module, e.g. 1,1,1 (default: one layer per module, except MOLE on an MLP of
+    /// three or more layers: the first module takes the first two layers).
     #[arg(long, value_delimiter = ',')]
     pub group: Option<Vec<usize>>,
     /// Local objective: mole, hsic or bp (end-to-end backprop baseline).
@@ -71,6 +72,9 @@ pub struct TrainArgs {
     /// Learning rate of the head.
     #[arg(long)]
     pub head_lr: Option<f64>,
+    /// Learning-rate schedule over each learner's epochs: cosine (default) or constant.
+    #[arg(long, value_parser = parse_lr_schedule)]
+    pub lr_schedule: Option<LrSchedule>,
     /// adam or sgd.
     #[arg(long, value_parser = parse_optimizer)]
     pub optimizer: Option<OptimizerKind>,
@@ -205,6 +209,16 @@ fn parse_buffer(s: &str) -> Result<BufferPolicy, String> {
     }
 }
 
+fn parse_lr_schedule(s: &str) -> Result<LrSchedule, String> {
+    match s {
+        "cosine" => Ok(LrSchedule::Cosine),
+        "constant" => Ok(LrSchedule::Constant),
+        _ => Err(format!(
+            "unknown learning-rate schedule '{s}' (cosine, constant)"
+        )),
+    }
+}
+
 fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
     match s {
         "adam" => Ok(OptimizerKind::Adam),
@@ -270,6 +284,9 @@ impl TrainArgs {
         }
         if self.head_lr.is_some() {
             c.head_lr = self.head_lr;
+        }
+        if let Some(s) = self.lr_schedule {
+            c.lr_schedule = s;
         }
         if self.standardize.is_some() {
             c.standardize = self.standardize;

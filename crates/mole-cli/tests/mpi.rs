@@ -24,6 +24,8 @@ const ARGS: &[&str] = &[
     "--quiet",
     "--dataset",
     "digits",
+    "--group",
+    "1,1,1",
     "--schedule",
     "async",
     "--epochs",

@@ -42,19 +42,20 @@ fn default_job_trains_mole_and_bp_on_digits_above_95_percent() {
     }
     let s = summary(&dir.join("run"));
     let modules = s["modules"].as_array().unwrap();
-    assert_eq!(modules.len(), 3);
+    // The default grouping for MOLE on an MLP: layers 1-2, then layer 3.
+    assert_eq!(modules.len(), 2);
     // MOLE maximises I(T;Y): every module ends with clearly positive I(T;Y) (bits).
     for m in modules {
         assert!(m["i_ty"].as_f64().unwrap() > 0.5, "{m}");
     }
-    for k in 1..=3 {
+    for k in 1..=2 {
         assert!(
             dir.join(format!("run/weights/module_{k}.safetensors"))
                 .is_file()
         );
     }
     assert!(dir.join("run/weights/head.safetensors").is_file());
-    // metrics.csv: header, then 5 epochs × 3 modules + 5 head epochs.
+    // metrics.csv: header, then 5 epochs × 3 layers (one row per layer) + 5 head epochs.
     let metrics = std::fs::read_to_string(dir.join("run/metrics.csv")).unwrap();
     assert!(metrics.starts_with("epoch,stage,module,layer,loss,i_tx,i_ty"));
     assert_eq!(metrics.lines().count(), 1 + 15 + 5);
@@ -129,6 +130,9 @@ fn uci_and_csv_datasets_train() {
             "mlp:16",
             "--epochs",
             "30",
+            // 150 steps in all: with the default cosine decay this small net needs a larger rate.
+            "--lr",
+            "0.003",
             "--batch-size",
             "32",
             "--dataset",

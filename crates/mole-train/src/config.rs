@@ -94,6 +94,33 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How a learner's learning rate changes over its epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The configured rate throughout.
+    Constant,
+    /// Cosine annealing per epoch: `lr_e = lr · ½ (1 + cos(π (e − 1) / E))` for epoch
+    /// `e = 1..=E` of a learner's `E` epochs (a module's own epochs in the sequential schedule;
+    /// the head restarts it for its epochs on the frozen modules).
+    #[default]
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The factor on the base rate in 1-based `epoch` of `epochs`.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let e = epoch.saturating_sub(1) as f64;
+                let total = epochs.max(1) as f64;
+                0.5 * (1.0 + (std::f64::consts::PI * e / total).cos())
+            }
+        }
+    }
+}
+
 /// Settings of the MOLE objective.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -205,7 +232,7 @@ pub struct TrainConfig {
     pub standardize: Option<bool>,
     /// Model spec, e.g. `mlp:256,256,256`.
     pub model: String,
-    /// Layers per module, e.g. `[1, 2]`; empty means one layer per module.
+    /// Layers per module, e.g. `[1, 2]`; empty: see [`TrainConfig::module_groups`].
     pub group: Vec<usize>,
     /// Hidden activation.
     pub activation: String,
@@ -227,6 +254,8 @@ pub struct TrainConfig {
     pub lr: Option<f64>,
     /// Learning rate of the head; default 1e-2 (Adam) or 0.05 (SGD).
     pub head_lr: Option<f64>,
+    /// How every learner's rate changes over its epochs (`cosine` or `constant`).
+    pub lr_schedule: LrSchedule,
     /// Optimiser.
     pub optimizer: OptimizerKind,
     /// SGD momentum.
@@ -290,6 +319,7 @@ impl Default for TrainConfig {
             batch_size: 256,
             lr: None,
             head_lr: None,
+            lr_schedule: LrSchedule::Cosine,
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             weight_decay: 0.0,
@@ -373,6 +403,24 @@ impl TrainConfig {
             Method::Mole => ScheduleKind::Sequential,
             Method::Hsic | Method::Bp => ScheduleKind::Simultaneous,
         })
+    }
+
+    /// Layers per module for a model of `layers` layers: `group` when it is set; otherwise one
+    /// layer per module, except MOLE on an `mlp:` model of three or more layers, whose first
+    /// module takes the first two layers. Measured on MNIST (`mlp:256,256,256`): a single dense
+    /// layer already saturates I(T;Y) at ≈ log2 C bits on a batch without making the classes
+    /// linearly separable, and the modules above it then have nothing left to gain (one module
+    /// 0.948, three 0.948, first two layers together 0.969 at α = 2).
+    pub fn module_groups(&self, layers: usize) -> Vec<usize> {
+        if !self.group.is_empty() {
+            return self.group.clone();
+        }
+        if self.method == Method::Mole && self.model.trim().starts_with("mlp:") && layers >= 3 {
+            let mut g = vec![2];
+            g.extend(std::iter::repeat_n(1, layers - 2));
+            return g;
+        }
+        vec![1; layers]
     }
 
     /// The module learning rate actually used.
@@ -523,5 +571,41 @@ mod tests {
         let text = toml::to_string(&c).unwrap();
         assert_eq!(TrainConfig::from_toml(&text).unwrap(), c);
         assert_eq!(TrainConfig::default().schedule(), ScheduleKind::Sequential);
+    }
+
+    #[test]
+    fn cosine_schedule_starts_at_the_base_rate_and_halves_midway() {
+        let c = LrSchedule::Cosine;
+        assert_eq!(c.factor(1, 5), 1.0);
+        assert!((c.factor(3, 4) - 0.5).abs() < 1e-12);
+        assert!((c.factor(5, 5) - 0.5 * (1.0 + (0.8 * std::f64::consts::PI).cos())).abs() < 1e-12);
+        // Strictly decreasing over the epochs, never zero.
+        let f: Vec<f64> = (1..=5).map(|e| c.factor(e, 5)).collect();
+        assert!(f.windows(2).all(|w| w[1] < w[0]) && f[4] > 0.0, "{f:?}");
+        assert_eq!(LrSchedule::Constant.factor(4, 5), 1.0);
+        let cfg = TrainConfig::from_toml("lr_schedule = \"constant\"\n").unwrap();
+        assert_eq!(cfg.lr_schedule, LrSchedule::Constant);
+        assert_eq!(TrainConfig::default().lr_schedule, LrSchedule::Cosine);
+        let e = TrainConfig::from_toml("lr_schedule = \"step\"\n").unwrap_err();
+        assert!(
+            format!("{e}").contains("line 1") && format!("{e}").contains("`cosine`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mole_mlps_group_their_first_two_layers_by_default() {
+        let mut cfg = TrainConfig::default();
+        assert_eq!(cfg.module_groups(3), vec![2, 1]);
+        assert_eq!(cfg.module_groups(4), vec![2, 1, 1]);
+        assert_eq!(cfg.module_groups(2), vec![1, 1]);
+        cfg.group = vec![1, 1, 1];
+        assert_eq!(cfg.module_groups(3), vec![1, 1, 1]);
+        cfg.group.clear();
+        cfg.method = Method::Hsic;
+        assert_eq!(cfg.module_groups(3), vec![1, 1, 1]);
+        cfg.method = Method::Mole;
+        cfg.model = "cnn:8,16,32".into();
+        assert_eq!(cfg.module_groups(3), vec![1, 1, 1]);
     }
 }

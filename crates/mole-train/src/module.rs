@@ -2,7 +2,7 @@
 //! detached, so no gradient ever crosses a module boundary and no autograd graph spans two
 //! modules.
 
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::config::{LrSchedule, OptimizerKind, TrainConfig};
 use crate::objective::{Diagnostics, Objective, Target};
 use burn::module::Module;
 use burn::optim::{
@@ -86,8 +86,15 @@ pub struct LocalModule {
     /// The local objective.
     pub objective: Objective,
     optimizer: ModuleOptimizer,
-    /// Learning rate.
+    /// Learning rate of the current epoch.
     pub lr: f64,
+    /// The configured rate, before the schedule's factor.
+    pub base_lr: f64,
+    /// How the rate changes over the epochs (see [`LocalModule::begin_epoch`]).
+    pub lr_schedule: LrSchedule,
+    /// The epochs this learner trains for while the modules train (the schedule's `E` for
+    /// workers that only see epoch numbers).
+    pub planned_epochs: usize,
     /// Steps taken so far (the module's version).
     pub steps: u64,
 }
@@ -107,8 +114,22 @@ impl LocalModule {
             objective,
             optimizer,
             lr,
+            base_lr: lr,
+            lr_schedule: LrSchedule::Constant,
+            planned_epochs: 1,
             steps: 0,
         }
+    }
+
+    /// Takes the rate schedule and the module epochs of `cfg`.
+    pub fn plan(&mut self, cfg: &TrainConfig) {
+        self.lr_schedule = cfg.lr_schedule;
+        self.planned_epochs = cfg.epochs;
+    }
+
+    /// Sets the rate for 1-based `epoch` of `epochs`: `lr = base_lr · factor(epoch, epochs)`.
+    pub fn begin_epoch(&mut self, epoch: usize, epochs: usize) {
+        self.lr = self.base_lr * self.lr_schedule.factor(epoch, epochs);
     }
 
     /// One local step: forward the detached `input`, score the output, update this module's

@@ -142,6 +142,8 @@ impl Network {
                 make_optimizer(cfg),
                 cfg.lr(),
             );
+            let mut module = module;
+            module.plan(cfg);
             return Ok(Network {
                 modules: vec![module],
                 head: None,
@@ -156,7 +158,7 @@ impl Network {
             )),
             Method::Bp => unreachable!(),
         };
-        let sizes = group_sizes(built.len(), &cfg.group)?;
+        let sizes = group_sizes(built.len(), &cfg.module_groups(built.len()))?;
         let mut layers = built.into_iter();
         let mut modules = Vec::new();
         let mut output_shapes = Vec::new();
@@ -177,13 +179,17 @@ impl Network {
                 cfg.lr(),
             ));
         }
-        let head = LocalModule::new(
+        let mut head = LocalModule::new(
             "head",
             readout_block().into_iter().chain([head_block]).collect(),
             Objective::CrossEntropy,
             make_optimizer(cfg),
             cfg.head_lr(),
         );
+        head.plan(cfg);
+        for m in &mut modules {
+            m.plan(cfg);
+        }
         Ok(Network {
             modules,
             head: Some(head),
@@ -208,7 +214,7 @@ impl Network {
             make_optimizer(cfg),
             cfg.lr(),
         );
-        let head = LocalModule::new(
+        let mut head = LocalModule::new(
             "head",
             vec![Block::Dense(
                 DenseConfig {
@@ -224,6 +230,7 @@ impl Network {
             make_optimizer(cfg),
             cfg.head_lr(),
         );
+        head.plan(cfg);
         Network {
             modules: vec![ensemble],
             head: Some(head),

@@ -18,6 +18,7 @@ fn config(schedule: ScheduleKind, epochs: usize) -> TrainConfig {
     TrainConfig {
         dataset: "digits".into(),
         model: "mlp:128,128,128".into(),
+        group: vec![1, 1, 1],
         method: Method::Mole,
         schedule: Some(schedule),
         epochs,
@@ -107,6 +108,7 @@ fn a_slow_downstream_module_never_deadlocks_the_pipeline() {
         let dir = temp_dir(&format!("slow-{policy:?}"));
         let mut cfg = config(ScheduleKind::Async, 2);
         cfg.model = "mlp:64,64".into();
+        cfg.group = vec![1, 1];
         cfg.async_.buffer = policy;
         cfg.async_.buffer_size = 1;
         cfg.async_.max_reuse = 1;
@@ -141,6 +143,7 @@ fn a_panicking_worker_ends_the_run_naming_it_and_keeps_the_checkpoints() {
     let dir = temp_dir("panic");
     let mut cfg = config(ScheduleKind::Async, 3);
     cfg.model = "mlp:64,64".into();
+    cfg.group = vec![1, 1];
     // Module 2 fails in its second epoch (12 steps per epoch).
     let hook: StepHook = Arc::new(|index, steps| {
         if index == 1 && steps == 15 {

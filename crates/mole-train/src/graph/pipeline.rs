@@ -119,6 +119,9 @@ fn work(
     reports: &std::sync::mpsc::Sender<Report>,
 ) -> Result<(), String> {
     let (mut loss_sum, mut loss_n) = (0.0, 0usize);
+    // Epoch e + 1 starts after the end-of-epoch marker of epoch e.
+    let planned = module.planned_epochs;
+    module.begin_epoch(1, planned);
     // The channel closes after the last epoch: the end of the stream.
     while let Ok(item) = inbox.recv() {
         match item {
@@ -153,6 +156,7 @@ fn work(
                     tx.send(Item::EndEpoch(epoch))
                         .map_err(|_| "the next worker is gone".to_string())?;
                 }
+                module.begin_epoch(epoch + 1, planned);
             }
         }
     }

@@ -198,6 +198,12 @@ impl State<'_> {
             }
             let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
             for epoch in 1..=epochs {
+                if is_head {
+                    let head = self.net.head.as_mut().expect("head");
+                    head.begin_epoch(epoch, epochs);
+                } else {
+                    self.net.modules[k].begin_epoch(epoch, epochs);
+                }
                 for step in self
                     .source
                     .epoch(cfg, cfg.seed + k as u64, epoch, &self.plain())
@@ -230,6 +236,9 @@ impl State<'_> {
         let cfg = self.cfg;
         let modules = self.net.modules.len();
         for epoch in 1..=cfg.epochs {
+            for m in self.net.modules.iter_mut().chain(self.net.head.as_mut()) {
+                m.begin_epoch(epoch, cfg.epochs);
+            }
             for step in self.source.epoch(cfg, cfg.seed, epoch, &self.plain()) {
                 let mut x = step.input.clone();
                 for k in 0..modules {
@@ -387,6 +396,8 @@ impl State<'_> {
         let mut head_epochs = 0;
         if self.net.head.is_some() {
             for epoch in 1..=cfg.head_epochs {
+                let head = self.net.head.as_mut().expect("head");
+                head.begin_epoch(epoch, cfg.head_epochs);
                 for step in self.source.epoch(cfg, cfg.seed + 7, epoch, &self.plain()) {
                     let x =
                         self.net

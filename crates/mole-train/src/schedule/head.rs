@@ -15,6 +15,11 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
     for epoch in 1..=cfg.head_epochs {
         let batches = epoch_batches(n, cfg.batch_size, cfg.seed + 7, epoch);
         s.begin_epoch("head", epoch, cfg.head_epochs, batches.len());
+        s.net
+            .head
+            .as_mut()
+            .expect("head")
+            .begin_epoch(epoch, cfg.head_epochs);
         for idx in &batches {
             let x = s.net.forward_to(s.input(idx), modules);
             let target = s.target(idx);

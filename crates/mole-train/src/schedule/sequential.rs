@@ -84,6 +84,15 @@ impl Schedule for SequentialSchedule {
                     s.net.modules[k].name.clone()
                 };
                 s.begin_epoch(&name, epoch, epochs, batches.len());
+                if is_head {
+                    s.net
+                        .head
+                        .as_mut()
+                        .expect("head")
+                        .begin_epoch(epoch, epochs);
+                } else {
+                    s.net.modules[k].begin_epoch(epoch, epochs);
+                }
                 for idx in &batches {
                     let x = Self::input(s, k, cache.as_ref(), idx);
                     let target = s.target(idx);

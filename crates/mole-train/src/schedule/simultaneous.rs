@@ -22,6 +22,9 @@ impl Schedule for SimultaneousSchedule {
         for epoch in 1..=cfg.epochs {
             let batches = epoch_batches(n, cfg.batch_size, cfg.seed, epoch);
             s.begin_epoch("epoch", epoch, cfg.epochs, batches.len());
+            for m in s.net.modules.iter_mut().chain(s.net.head.as_mut()) {
+                m.begin_epoch(epoch, cfg.epochs);
+            }
             for idx in &batches {
                 let mut x = s.input(idx);
                 let target = s.target(idx);

@@ -163,6 +163,8 @@ impl Worker {
                         samples += b.rows() as u64;
                     }
                     let target = self.target(&b);
+                    let planned = self.module.planned_epochs;
+                    self.module.begin_epoch(b.epoch as usize, planned);
                     let x = to_features(&b.shape, b.values, &self.device)?;
                     let (out, diag) = self.module.step(x, &target)?;
                     self.versions[self.index].store(self.module.steps, Ordering::SeqCst);
