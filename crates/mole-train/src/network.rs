@@ -43,11 +43,9 @@ pub enum BuildError {
     NeedsGraph(String),
 }
 
-/// Splits `n` layers into modules of the sizes in `group` (empty: one layer each).
+/// Checks that the module sizes in `group` (from [`TrainConfig::module_groups`], which fills in
+/// the default grouping) cover exactly the `n` layers of the model.
 pub fn group_sizes(n: usize, group: &[usize]) -> Result<Vec<usize>, BuildError> {
-    if group.is_empty() {
-        return Ok(vec![1; n]);
-    }
     let total: usize = group.iter().sum();
     if total != n {
         return Err(BuildError::Group(format!(
@@ -135,14 +133,13 @@ impl Network {
             let mut blocks: Vec<Block> = built.into_iter().map(|(b, _)| b).collect();
             blocks.extend(readout_block());
             blocks.push(head_block);
-            let module = LocalModule::new(
+            let mut module = LocalModule::new(
                 "network",
                 blocks,
                 Objective::CrossEntropy,
                 make_optimizer(cfg),
                 cfg.lr(),
             );
-            let mut module = module;
             module.plan(cfg);
             return Ok(Network {
                 modules: vec![module],
