@@ -150,6 +150,14 @@ pub struct TrainArgs {
     /// Graph-level tasks: folds of the stratified cross-validation.
     #[arg(long)]
     pub folds: Option<usize>,
+    /// Classifier on the last module: linear (default) or gcn (a graph convolution; node-level
+    /// graph tasks)
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Node-level tasks: nodes scored by the input terms I(T;X) / nHSIC(T,X): labelled (the
+    /// training nodes) or all (a sample of the whole graph every step: semi-supervised).
+    #[arg(long)]
+    pub x_nodes: Option<String>,
     /// Graph data: evaluate every N epochs (and at the last epoch of each stage).
     #[arg(long)]
     pub eval_every: Option<usize>,
@@ -249,7 +257,7 @@ impl TrainArgs {
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
              lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
              sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
-             weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds,
+             weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds, x_nodes => x_nodes, head => head,
              joint_target => mole.joint_target, eval_every => eval_every,
              batch_norm => batch_norm,
              buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,

@@ -28,6 +28,8 @@ pub enum Block {
     Sage(SageBlock),
     /// Per-graph pooling of node rows into graph rows (needs a graph).
     Readout(ReadoutBlock),
+    /// Dropout (training only), e.g. on the input of a graph network's classifier head.
+    Dropout(burn::nn::Dropout),
 }
 
 impl Block {
@@ -53,6 +55,10 @@ impl Block {
             Block::Gin(b) => Features::Flat(b.forward(x.flat(), need())),
             Block::Sage(b) => Features::Flat(b.forward(x.flat(), need())),
             Block::Readout(b) => Features::Flat(b.forward(x.flat(), need())),
+            Block::Dropout(d) => match x {
+                Features::Flat(t) => Features::Flat(d.forward(t)),
+                Features::Grid(t) => Features::Grid(d.forward(t)),
+            },
         }
     }
 }

@@ -284,6 +284,14 @@ pub struct TrainConfig {
     pub readout: String,
     /// Graph-level tasks: folds of the stratified cross-validation (at least 2).
     pub folds: usize,
+    /// The classifier on top of the last module: "linear" (a dense layer; every data type) or
+    /// "gcn" (a graph convolution `Â H W + b`, as the last layer of Kipf & Welling's GCN;
+    /// node-level graph tasks).
+    pub head: String,
+    /// Node-level tasks: which nodes the input terms (MOLE's `I(T;X)`, HSIC's `nHSIC(T,X)`)
+    /// score: "labelled" (the training nodes, like the label terms) or "all" (a fresh sample of
+    /// `batch_size` nodes of the whole graph every step, labelled or not: semi-supervised).
+    pub x_nodes: String,
     /// Graph data: evaluate (accuracy, dependence measures, a metrics row) every this many
     /// epochs and at the last epoch of every module and the head (at least 1).
     pub eval_every: usize,
@@ -334,6 +342,8 @@ impl Default for TrainConfig {
             dropout: 0.0,
             readout: "mean".into(),
             folds: 10,
+            x_nodes: "labelled".into(),
+            head: "linear".into(),
             eval_every: 1,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
@@ -514,6 +524,12 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout = {} (must be in [0, 1))", self.dropout));
         }
+        if !["linear", "gcn"].contains(&self.head.as_str()) {
+            return bad(format!("head = '{}' (linear or gcn)", self.head));
+        }
+        if !["labelled", "all"].contains(&self.x_nodes.as_str()) {
+            return bad(format!("x_nodes = '{}' (labelled or all)", self.x_nodes));
+        }
         if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
             return bad(format!("readout: {e}"));
         }
@@ -591,6 +607,17 @@ mod tests {
             format!("{e}").contains("line 1") && format!("{e}").contains("`cosine`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn x_nodes_takes_labelled_or_all() {
+        let mut c = TrainConfig::from_toml("x_nodes = \"all\"\n").unwrap();
+        assert_eq!(c.x_nodes, "all");
+        assert!(c.validate().is_ok());
+        assert_eq!(TrainConfig::default().x_nodes, "labelled");
+        c.x_nodes = "unlabelled".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("x_nodes") && e.contains("unlabelled"), "{e}");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use crate::config::{Method, TrainConfig};
 use crate::module::{LocalModule, make_optimizer};
 use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError};
+use burn::nn::DropoutConfig;
 use burn::tensor::{Device, Tensor};
 use mole_nn::{
-    Activation, Block, Branch, BuildOptions, DenseConfig, EnsembleBlock, Features, GraphBatch,
-    ModelSpec, Readout, ReadoutBlock, SpecError,
+    Activation, Block, Branch, BuildOptions, DenseConfig, EnsembleBlock, Features, GnnConfig,
+    GraphBatch, ModelSpec, Readout, ReadoutBlock, SpecError,
 };
 
 /// Modules in order, then the head (a linear classifier trained with cross-entropy on the
@@ -41,6 +42,9 @@ pub enum BuildError {
         "model '{0}' has GNN layers, which need a graph dataset (cora, mutag, linqs:DIR/NAME, tu:DIR)"
     )]
     NeedsGraph(String),
+    /// A head kind that does not fit the task.
+    #[error("config head: {0}")]
+    Head(String),
 }
 
 /// Checks that the module sizes in `group` (from [`TrainConfig::module_groups`], which fills in
@@ -118,20 +122,50 @@ impl Network {
         let readout_block = || readout.map(|readout| Block::Readout(ReadoutBlock { readout }));
         let built = spec.build(input, &opts, device)?;
         let last_width: usize = built.last().map(|(_, s)| s.iter().product()).unwrap_or(0);
-        let head_block = Block::Dense(
-            DenseConfig {
-                d_input: last_width,
-                d_output: num_classes,
-                batch_norm: false,
-                affine: false,
-                activation: Activation::Identity,
+        let head_block = match cfg.head.as_str() {
+            "gcn" => {
+                if !spec.is_graph() || readout.is_some() {
+                    return Err(BuildError::Head(
+                        "'gcn' (a graph-convolution classifier) needs a node-level graph task \
+                         (cora, linqs:DIR/NAME); use 'linear'"
+                            .into(),
+                    ));
+                }
+                Block::Gcn(
+                    GnnConfig {
+                        d_input: last_width,
+                        d_output: num_classes,
+                        batch_norm: false,
+                        affine: false,
+                        activation: Activation::Identity,
+                        dropout: cfg.dropout,
+                    }
+                    .init_gcn(device),
+                )
             }
-            .init(device),
-        );
+            _ => Block::Dense(
+                DenseConfig {
+                    d_input: last_width,
+                    d_output: num_classes,
+                    batch_norm: false,
+                    affine: false,
+                    activation: Activation::Identity,
+                }
+                .init(device),
+            ),
+        };
+        // On graph data `dropout` applies to the input of every layer, the head's included
+        // (as in Kipf & Welling's GCN, whose classifier is the last dropout-fed layer); a GCN
+        // head has its own.
+        let head_dropout = || {
+            (spec.is_graph() && cfg.dropout > 0.0 && cfg.head == "linear")
+                .then(|| Block::Dropout(DropoutConfig::new(cfg.dropout).init()))
+        };
         if cfg.method == Method::Bp {
             let shapes: Vec<Vec<usize>> = built.iter().map(|(_, s)| s.clone()).collect();
             let mut blocks: Vec<Block> = built.into_iter().map(|(b, _)| b).collect();
             blocks.extend(readout_block());
+            blocks.extend(head_dropout());
             blocks.push(head_block);
             let mut module = LocalModule::new(
                 "network",
@@ -178,7 +212,11 @@ impl Network {
         }
         let mut head = LocalModule::new(
             "head",
-            readout_block().into_iter().chain([head_block]).collect(),
+            readout_block()
+                .into_iter()
+                .chain(head_dropout())
+                .chain([head_block])
+                .collect(),
             Objective::CrossEntropy,
             make_optimizer(cfg),
             cfg.head_lr(),
@@ -287,11 +325,11 @@ impl Network {
             let mut all = m.forward_all_graph(h, graph);
             if self.head.is_none() {
                 all.pop(); // the classifier of the backprop network
-                if matches!(
+                while matches!(
                     m.stage.blocks.get(all.len().wrapping_sub(1)),
-                    Some(Block::Readout(_))
+                    Some(Block::Readout(_) | Block::Dropout(_))
                 ) {
-                    all.pop(); // and its readout
+                    all.pop(); // and its dropout and readout
                 }
             }
             h = all.last().cloned().expect("non-empty module");
@@ -307,5 +345,53 @@ impl Network {
             .chain(self.head.as_ref())
             .map(LocalModule::num_params)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mole_data::graph::Graph;
+    use mole_nn::{Features, GraphBatch};
+
+    fn is_dropout(b: &Block) -> bool {
+        matches!(b, Block::Dropout(_))
+    }
+
+    /// On graph data `dropout` also feeds the head (Kipf & Welling's classifier input); the
+    /// backprop network's hidden layers leave the dropout and the classifier out.
+    #[test]
+    fn graph_heads_get_the_dropout_of_the_layers() {
+        let device = Device::flex().autodiff();
+        let mut cfg = TrainConfig {
+            model: "gcn:8,8".into(),
+            dropout: 0.5,
+            ..TrainConfig::default()
+        };
+        let net = Network::build_graph(&cfg, 5, 3, &device, None).unwrap();
+        let head = &net.head.as_ref().unwrap().stage.blocks;
+        assert!(head.len() == 2 && is_dropout(&head[0]), "{head:?}");
+        cfg.method = Method::Bp;
+        let bp = Network::build_graph(&cfg, 5, 3, &device, None).unwrap();
+        let blocks = &bp.modules[0].stage.blocks;
+        assert_eq!(blocks.len(), 4);
+        assert!(is_dropout(&blocks[2]));
+        let graph = GraphBatch::single(&Graph::undirected(4, &[(0, 1), (1, 2)]), &device);
+        let x = Features::Flat(Tensor::ones([4, 5], &device));
+        let outs = bp.layer_outputs_graph(x, Some(&graph));
+        assert_eq!(outs.len(), 2);
+        assert!(outs.iter().all(|(_, f)| f.clone().flat().dims() == [4, 8]));
+        cfg.dropout = 0.0;
+        let net = Network::build_graph(&cfg, 5, 3, &device, None).unwrap();
+        assert!(!net.modules[0].stage.blocks.iter().any(is_dropout));
+        cfg.method = Method::Mole;
+        cfg.dropout = 0.5;
+        cfg.model = "mlp:8".into();
+        let mlp = Network::build(&cfg, &[5], 3, &device, None).unwrap();
+        assert_eq!(
+            mlp.head.as_ref().unwrap().stage.blocks.len(),
+            1,
+            "vector heads unchanged"
+        );
     }
 }

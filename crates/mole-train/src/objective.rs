@@ -50,6 +50,20 @@ pub struct Target {
     pub num_classes: usize,
     /// For graph data: the rows of the output that are scored (`None`: every row).
     pub view: Option<TargetView>,
+    /// Semi-supervised node-level tasks (`x_nodes = "all"`): the rows that the input terms
+    /// (MOLE's `I(T;X)`, the HSIC bottleneck's `nHSIC(T,X)`) score instead of the labelled rows,
+    /// a sample of all nodes, labelled or not. `None`: the input terms score the same rows as
+    /// the label terms.
+    pub input_sample: Option<InputSample>,
+}
+
+/// Rows of a module output and their network inputs, scored by the input terms only.
+#[derive(Clone, Debug)]
+pub struct InputSample {
+    /// Which rows of the module output.
+    pub view: TargetView,
+    /// Network inputs of those rows (flattened, without autodiff).
+    pub x: Tensor<2>,
 }
 
 impl Target {
@@ -217,6 +231,15 @@ impl Objective {
             Features::Flat(x) => x.device(),
             Features::Grid(x) => x.device(),
         };
+        // The input terms' rows and inputs when they differ from the scored rows (sampled nodes
+        // of a graph: flat rows, nothing to pool).
+        let full = t.clone();
+        let sample = || {
+            target
+                .input_sample
+                .as_ref()
+                .map(|s| (s.view.apply(full.clone().flat()), s.x.clone()))
+        };
         let t = match &target.view {
             Some(view) => Features::Flat(view.apply(t.flat())),
             None => t,
@@ -258,7 +281,13 @@ impl Objective {
                 diag.insert("i_ty".into(), scalar(&i_y_raw));
                 let mut total = i_y.mul_scalar(o.lambda_y);
                 if o.lambda_x != 0.0 {
-                    let kx = o.kernel_x.gram(target.x.clone()).matrix;
+                    let (kt, kx) = match sample() {
+                        Some((ts, xs)) => {
+                            let ts = if o.unit_sphere { unit_rows(ts) } else { ts };
+                            (o.kernel_t.gram(ts).matrix, o.kernel_x.gram(xs).matrix)
+                        }
+                        None => (kt, o.kernel_x.gram(target.x.clone()).matrix),
+                    };
                     let mi_x = mole_info::mutual_information(kt, kx, o.alpha);
                     diag.insert("i_tx".into(), scalar(&mi_x.value));
                     let i_x = if o.normalized {
@@ -273,9 +302,17 @@ impl Objective {
             Objective::Hsic(o) => {
                 let t = if o.pooled { t.pooled() } else { t.flat() };
                 let kt = o.kernel.gram(t).matrix;
-                let kx = o.kernel.gram(target.x.clone()).matrix;
                 let ky = o.kernel.gram(target.one_hot(&device)).matrix;
-                let hx = mole_info::nhsic(kt.clone(), kx, o.epsilon, o.centering);
+                let hx = match sample() {
+                    Some((ts, xs)) => {
+                        let (kts, kx) = (o.kernel.gram(ts).matrix, o.kernel.gram(xs).matrix);
+                        mole_info::nhsic(kts, kx, o.epsilon, o.centering)
+                    }
+                    None => {
+                        let kx = o.kernel.gram(target.x.clone()).matrix;
+                        mole_info::nhsic(kt.clone(), kx, o.epsilon, o.centering)
+                    }
+                };
                 let hy = mole_info::nhsic(kt, ky, o.epsilon, o.centering);
                 diag.insert("nhsic_tx".into(), scalar(&hx));
                 diag.insert("nhsic_ty".into(), scalar(&hy));
@@ -296,4 +333,77 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
         .sum()
         .div_scalar(n as f64)
         .neg()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn rows(r: &[i64]) -> Tensor<1, Int> {
+        Tensor::from_data(TensorData::new(r.to_vec(), [r.len()]), &Device::flex())
+    }
+
+    /// With an input sample (semi-supervised node-level tasks) the input terms score the
+    /// sampled rows and the label term the labelled rows; without one, both score the latter.
+    #[test]
+    fn input_terms_score_the_sampled_rows() {
+        let device = Device::flex();
+        let t = Tensor::<2>::random([8, 3], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<2>::random([8, 4], Distribution::Normal(0.0, 1.0), &device);
+        let (labelled, sampled) = (rows(&[0, 1, 2, 3]), rows(&[2, 4, 5, 6, 7]));
+        let mut target = Target {
+            x: x.clone().select(0, labelled.clone()),
+            labels: vec![0, 1, 0, 1],
+            num_classes: 2,
+            view: Some(TargetView::Rows(labelled.clone())),
+            input_sample: None,
+        };
+        let width = KernelWidth::Fixed(1.5);
+        let mole = MoleObjective {
+            alpha: 2.0,
+            lambda_y: 1.0,
+            lambda_x: 0.5,
+            kernel_t: GaussianKernel::new(width.clone()),
+            kernel_x: GaussianKernel::new(width.clone()),
+            label_kernel: LabelKernel::Delta,
+            normalized: false,
+            pooled: false,
+            unit_sphere: false,
+            joint_x: false,
+        };
+        let hsic = HsicObjective {
+            beta: 2.0,
+            kernel: GaussianKernel::new(width.clone()),
+            epsilon: 1e-5,
+            centering: Centering::Both,
+            pooled: false,
+        };
+        let expected = |r: &Tensor<1, Int>| {
+            let kt = mole.kernel_t.gram(t.clone().select(0, r.clone())).matrix;
+            let kx = mole.kernel_x.gram(x.clone().select(0, r.clone())).matrix;
+            let mi = mole_info::mutual_information(kt.clone(), kx.clone(), 2.0).value;
+            let h = mole_info::nhsic(kt, kx, 1e-5, Centering::Both);
+            (scalar(&mi), scalar(&h))
+        };
+        let run = |target: &Target| {
+            let (_, dm) = Objective::Mole(mole.clone()).loss(Features::Flat(t.clone()), target);
+            let (_, dh) = Objective::Hsic(hsic.clone()).loss(Features::Flat(t.clone()), target);
+            (dm["i_tx"], dm["i_ty"], dh["nhsic_tx"])
+        };
+        let (i_tx, i_ty, h_tx) = run(&target);
+        let (mi_l, h_l) = expected(&labelled);
+        assert!((i_tx - mi_l).abs() < 1e-5 && (h_tx - h_l).abs() < 1e-5);
+
+        target.input_sample = Some(InputSample {
+            view: TargetView::Rows(sampled.clone()),
+            x: x.clone().select(0, sampled.clone()),
+        });
+        let (s_tx, s_ty, sh_tx) = run(&target);
+        let (mi_s, h_s) = expected(&sampled);
+        assert!((s_tx - mi_s).abs() < 1e-5, "{s_tx} vs {mi_s}");
+        assert!((sh_tx - h_s).abs() < 1e-5, "{sh_tx} vs {h_s}");
+        assert!((s_tx - i_tx).abs() > 1e-4, "the sample changes I(T;X)");
+        assert_eq!(s_ty, i_ty, "the label term still scores the labelled rows");
+    }
 }

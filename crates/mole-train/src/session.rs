@@ -133,6 +133,7 @@ impl<'a> Session<'a> {
             labels: batches::labels(&self.data.train, idx),
             num_classes: self.data.train.num_classes,
             view: None,
+            input_sample: None,
         }
     }
 

@@ -27,6 +27,7 @@ fn setup(method: Method) -> (Network, Features, Target) {
         labels,
         num_classes: 3,
         view: None,
+        input_sample: None,
     };
     (net, Features::Grid(x), target)
 }

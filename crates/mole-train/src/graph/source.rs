@@ -5,7 +5,7 @@
 
 use crate::batches::epoch_batches;
 use crate::config::TrainConfig;
-use crate::objective::{Target, TargetView};
+use crate::objective::{InputSample, Target, TargetView};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mole_data::graph::{GraphSet, NodeDataset};
 use mole_nn::graph_batch::propagate;
@@ -46,6 +46,8 @@ pub enum GraphSource<'a> {
         train: Vec<usize>,
         /// Test nodes.
         test: Vec<usize>,
+        /// The input terms score a sample of all nodes (`x_nodes = "all"`).
+        x_all: bool,
     },
     /// Graph classification.
     Graphs {
@@ -100,6 +102,7 @@ impl<'a> GraphSource<'a> {
             num_classes: data.num_classes,
             train,
             test,
+            x_all: cfg.x_nodes == "all",
         }
     }
 
@@ -137,17 +140,32 @@ impl<'a> GraphSource<'a> {
         device: &Device,
     ) -> Vec<GraphStep> {
         match self {
-            GraphSource::Nodes { train, .. } => {
+            GraphSource::Nodes {
+                train,
+                x_all,
+                x_target,
+                ..
+            } => {
+                let step_seed = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
                 let rows: Vec<usize> = if train.len() > cfg.batch_size {
-                    let perm = mole_data::split::permutation(
-                        train.len(),
-                        seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64),
-                    );
+                    let perm = mole_data::split::permutation(train.len(), step_seed);
                     perm[..cfg.batch_size].iter().map(|&i| train[i]).collect()
                 } else {
                     train.clone()
                 };
-                vec![self.step(&rows, device)]
+                let mut step = self.step(&rows, device);
+                if *x_all {
+                    // Semi-supervised input terms: `batch_size` nodes of the whole graph.
+                    let n = x_target.dims()[0];
+                    let mut sample = mole_data::split::permutation(n, step_seed ^ 0x5eed);
+                    sample.truncate(cfg.batch_size.min(n));
+                    let rows = rows_tensor(&sample, device);
+                    step.module_target.input_sample = Some(InputSample {
+                        x: x_target.clone().select(0, rows.clone()),
+                        view: TargetView::Rows(rows),
+                    });
+                }
+                vec![step]
             }
             GraphSource::Graphs { train, .. } => {
                 epoch_batches(train.len(), cfg.batch_size, seed, epoch)
@@ -178,6 +196,7 @@ impl<'a> GraphSource<'a> {
                     labels: items.iter().map(|&i| labels[i]).collect(),
                     num_classes: *num_classes,
                     view: Some(TargetView::Rows(rows)),
+                    input_sample: None,
                 };
                 GraphStep {
                     input: x.clone(),
@@ -209,6 +228,7 @@ impl<'a> GraphSource<'a> {
                     labels: merged.labels,
                     num_classes: data.num_classes,
                     view: None,
+                    input_sample: None,
                 };
                 let mut module_target = head_target.clone();
                 module_target.view = Some(TargetView::Pooled(*readout, Box::new(graph.clone())));

@@ -122,6 +122,7 @@ impl Worker {
             labels: b.labels.iter().map(|&l| l as usize).collect(),
             num_classes: self.num_classes,
             view: None,
+            input_sample: None,
         }
     }
 
