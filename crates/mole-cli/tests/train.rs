@@ -291,3 +291,50 @@ fn a_diverging_run_stops_with_an_error_and_keeps_its_metrics() {
     assert!(metrics.starts_with("epoch,stage"));
     assert!(dir.join("run/config.toml").is_file());
 }
+
+/// Local training holds one module's activations at a time; backprop holds every layer's until
+/// its backward pass. Measured as the live heap that training adds (the binary counts it;
+/// evaluation excluded). Measured: BP 60.9 MiB, MOLE sequential 21.0 (frozen modules drop their
+/// optimiser state), simultaneous 46.3 (every module keeps its Adam moments).
+#[test]
+fn local_training_holds_less_heap_than_backprop_on_a_deep_mlp() {
+    let dir = temp_dir("memory");
+    let model = format!("mlp:{}", vec!["512"; 16].join(","));
+    let training_heap = |method: &str, schedule: &str| -> f64 {
+        let out = dir.join(format!("{method}-{schedule}"));
+        let o = run(mole()
+            .args(["train", "--quiet", "--dataset", "mnist", "--data-dir"])
+            .arg(datasets())
+            .args([
+                "--model",
+                &model,
+                "--method",
+                method,
+                "--schedule",
+                schedule,
+            ])
+            .args(["--epochs", "1", "--head-epochs", "1", "--batch-size", "256"])
+            .args(["--train-samples", "2048", "--test-samples", "500"])
+            // At batch 256 the objective's Gram matrices (and the eigendecompositions of the
+            // default α = 1.01) are small next to sixteen layers' activations; at batch 1024
+            // they are as large as the activations (see the README's memory table).
+            .arg("--out")
+            .arg(&out));
+        assert!(o.status.success(), "{}", text(&o).1);
+        let s = summary(&out);
+        let (peak, start) = (&s["peak_heap_bytes"], &s["heap_at_start_bytes"]);
+        assert!(peak.is_u64() && start.is_u64(), "{s}");
+        peak.as_f64().unwrap() - start.as_f64().unwrap()
+    };
+    let bp = training_heap("bp", "simultaneous");
+    let sequential = training_heap("mole", "sequential");
+    let simultaneous = training_heap("mole", "simultaneous");
+    let mib = |b: f64| b / 1048576.0;
+    assert!(
+        sequential > 0.0 && sequential < 0.5 * bp && simultaneous < 0.9 * bp,
+        "training heap MiB: BP {:.1}, MOLE sequential {:.1}, simultaneous {:.1}",
+        mib(bp),
+        mib(sequential),
+        mib(simultaneous)
+    );
+}

@@ -23,10 +23,18 @@ pub fn tensor_to_vec_f64<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
         .expect("a float tensor converts to f64")
 }
 
-/// Copies a `[rows, cols]` tensor to a host `faer` matrix in f64.
+/// Copies a `[rows, cols]` tensor to a host `faer` matrix in f64 (f32 tensors are widened
+/// element by element, without an intermediate f64 buffer).
 pub fn to_host(t: &Tensor<2>) -> Mat<f64> {
     let [rows, cols] = t.dims();
-    let values = tensor_to_vec_f64(t);
+    let data = t.to_data();
+    if let Ok(v) = data.as_slice::<f32>() {
+        return Mat::from_fn(rows, cols, |i, j| v[i * cols + j] as f64);
+    }
+    let values = data
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .expect("a float tensor converts to f64");
     Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
 }
 
@@ -62,9 +70,21 @@ pub struct SymmetricEigen {
 /// Eigenvectors are computed only when `with_vectors` is true (about 3× cheaper without).
 /// Returns `None` if the matrix has non-finite entries or the solver does not converge.
 pub fn symmetric_eigen(a: MatRef<'_, f64>, with_vectors: bool) -> Option<SymmetricEigen> {
-    let n = a.nrows();
-    assert_eq!(n, a.ncols(), "symmetric_eigen needs a square matrix");
-    let sym = Mat::from_fn(n, n, |i, j| 0.5 * (a[(i, j)] + a[(j, i)]));
+    symmetric_eigen_owned(a.to_owned(), with_vectors)
+}
+
+/// [`symmetric_eigen`] of a matrix it may overwrite (symmetrised in place: one n × n buffer
+/// less than the borrowing version).
+pub fn symmetric_eigen_owned(mut sym: Mat<f64>, with_vectors: bool) -> Option<SymmetricEigen> {
+    let n = sym.nrows();
+    assert_eq!(n, sym.ncols(), "symmetric_eigen needs a square matrix");
+    for j in 0..n {
+        for i in (j + 1)..n {
+            let v = 0.5 * (sym[(i, j)] + sym[(j, i)]);
+            sym[(i, j)] = v;
+            sym[(j, i)] = v;
+        }
+    }
     if sym.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
         return None;
     }
@@ -97,9 +117,15 @@ pub fn spectral_matrix(v: MatRef<'_, f64>, w: &[f64]) -> Mat<f64> {
     if keep.is_empty() {
         return Mat::zeros(n, n);
     }
-    let vk = Mat::from_fn(n, keep.len(), |i, c| v[(i, keep[c])]);
     let vw = Mat::from_fn(n, keep.len(), |i, c| v[(i, keep[c])] * w[keep[c]]);
-    &vw * vk.transpose()
+    // The kept columns are usually a contiguous range (eigenvalues come sorted, and the weights
+    // that vanish belong to the smallest ones): then Vₖ is a view, not an n × k copy.
+    if keep.windows(2).all(|p| p[1] == p[0] + 1) {
+        &vw * v.subcols(keep[0], keep.len()).transpose()
+    } else {
+        let vk = Mat::from_fn(n, keep.len(), |i, c| v[(i, keep[c])]);
+        &vw * vk.transpose()
+    }
 }
 
 /// Returns `const(value) + (s − detach(s))` with `s = Σ_i sum(G_i ∘ K_i)` (see the module
@@ -129,5 +155,37 @@ pub fn with_surrogate_gradient(
     match surrogate {
         Some(s) => constant + (s.clone() - s.detach()),
         None => constant,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `V diag(w) Vᵀ` whether the non-zero weights form a contiguous range (a view of V) or
+    /// not (a copy), against the dense product; and `A` itself when `w = λ`.
+    #[test]
+    fn spectral_matrix_matches_the_dense_product() {
+        let a = Mat::from_fn(5, 5, |i, j| {
+            1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { 0.5 } else { 0.0 }
+        });
+        let eig = symmetric_eigen(a.as_ref(), true).unwrap();
+        let v = eig.vectors.unwrap();
+        let back = spectral_matrix(v.as_ref(), &eig.values);
+        for w in [
+            vec![0.0, 0.0, 1.0, -2.0, 3.0],
+            vec![1.0, 0.0, 2.0, 0.0, -1.5],
+            vec![0.0; 5],
+        ] {
+            let got = spectral_matrix(v.as_ref(), &w);
+            let dense =
+                &v * Mat::from_fn(5, 5, |i, j| if i == j { w[i] } else { 0.0 }) * v.transpose();
+            for i in 0..5 {
+                for j in 0..5 {
+                    assert!((got[(i, j)] - dense[(i, j)]).abs() < 1e-12, "{w:?}");
+                    assert!((back[(i, j)] - a[(i, j)]).abs() < 1e-10);
+                }
+            }
+        }
     }
 }

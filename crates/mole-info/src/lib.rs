@@ -26,8 +26,8 @@ pub mod mutual_information;
 pub mod renyi;
 
 pub use eigen::{
-    SymmetricEigen, from_host, scalar, spectral_matrix, symmetric_eigen, tensor_to_vec_f64,
-    to_host, with_surrogate_gradient,
+    SymmetricEigen, from_host, scalar, spectral_matrix, symmetric_eigen, symmetric_eigen_owned,
+    tensor_to_vec_f64, to_host, with_surrogate_gradient,
 };
 pub use hsic::{Centering, NHSIC_EPSILON, center, hsic, nhsic};
 pub use kernel::{

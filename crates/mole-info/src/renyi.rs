@@ -5,7 +5,7 @@ use std::f64::consts::LN_2;
 
 use burn::tensor::Tensor;
 
-use crate::eigen::{spectral_matrix, symmetric_eigen, to_host, with_surrogate_gradient};
+use crate::eigen::{spectral_matrix, symmetric_eigen_owned, to_host, with_surrogate_gradient};
 use crate::kernel::eye_like;
 
 /// Eigenvalues below this are treated as this value in the gradient when α ≤ 1, where the
@@ -97,12 +97,17 @@ pub fn renyi_entropy_order2(k: Tensor<2>) -> Tensor<1> {
 pub fn renyi_entropy_eigen(k: Tensor<2>, alpha: f64) -> Tensor<1> {
     check_alpha(alpha);
     let tracked = k.is_tracked();
-    let host = to_host(&k);
+    let mut host = to_host(&k);
     let n = host.nrows();
     let tr: f64 = (0..n).map(|i| host[(i, i)]).sum();
     let eig = if tr.is_finite() && tr > 0.0 {
-        let a_host = faer::Mat::from_fn(n, n, |i, j| host[(i, j)] / tr);
-        symmetric_eigen(a_host.as_ref(), tracked)
+        // A = K / tr K, in place.
+        for j in 0..n {
+            for i in 0..n {
+                host[(i, j)] /= tr;
+            }
+        }
+        symmetric_eigen_owned(host, tracked)
     } else {
         None
     };

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod config;
 pub mod evaluate;
 pub mod graph;
+pub mod memory;
 pub mod module;
 pub mod network;
 pub mod objective;

@@ -167,6 +167,12 @@ impl LocalModule {
         Ok((output.detach().without_autodiff(), diag))
     }
 
+    /// Drops the optimiser's state (Adam's two moments: twice the parameters) of a module that
+    /// will not train again, as the sequential schedule's frozen modules.
+    pub fn freeze(&mut self, cfg: &TrainConfig) {
+        self.optimizer = make_optimizer(cfg);
+    }
+
     /// Backward on `loss` and one optimiser step on this module's parameters.
     pub fn apply(&mut self, loss: Tensor<1>) {
         let grads = loss.backward();

@@ -219,21 +219,6 @@ pub fn to_safetensors(
     safetensors::serialize(views, meta).expect("serialisable tensors")
 }
 
-/// Peak resident set size of this process in bytes (`VmHWM` from `/proc/self/status`; 0 where
-/// unavailable).
-pub fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,7 +178,17 @@ impl<'a> Session<'a> {
     }
 
     /// End of an epoch: evaluate, append metrics rows, log a line, checkpoint the trained part.
+    /// Its memory does not count in the training peak ([`crate::memory::excluded`]).
     pub fn end_epoch(
+        &mut self,
+        trained: Trained,
+        epoch: usize,
+        epochs: usize,
+    ) -> anyhow::Result<()> {
+        crate::memory::excluded(|| self.evaluate_epoch(trained, epoch, epochs))
+    }
+
+    fn evaluate_epoch(
         &mut self,
         trained: Trained,
         epoch: usize,

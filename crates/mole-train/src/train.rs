@@ -4,8 +4,9 @@
 use crate::batches::balanced_sample;
 use crate::config::{Method, ScheduleKind, TrainConfig};
 use crate::evaluate::{self, map_dataset};
+use crate::memory::MemoryWindow;
 use crate::network::Network;
-use crate::run::{RunDir, peak_rss_bytes, to_safetensors};
+use crate::run::{RunDir, to_safetensors};
 use crate::schedule::{AsyncSchedule, Schedule, SequentialSchedule, SimultaneousSchedule};
 use crate::session::Session;
 use anyhow::Context;
@@ -78,8 +79,19 @@ pub struct Summary {
     pub train_seconds: f64,
     /// Training samples through the network per second of training.
     pub samples_per_second: f64,
-    /// Peak resident memory of the process, bytes.
+    /// Peak resident memory of the process during training, bytes (from the start of the
+    /// schedule to its end; the final evaluation and the embeddings come after).
     pub peak_rss_bytes: u64,
+    /// Resident memory when training started (data, network), bytes: training's own resident
+    /// peak is `peak_rss_bytes − rss_at_start_bytes`.
+    pub rss_at_start_bytes: u64,
+    /// Peak live heap during training, bytes (counted by the `mole` binary's allocator; null
+    /// where it is not installed). Unlike the resident size it does not include freed memory
+    /// that the allocator keeps.
+    pub peak_heap_bytes: Option<u64>,
+    /// Live heap when training started, bytes: training's own heap peak is
+    /// `peak_heap_bytes − heap_at_start_bytes` (activations, Gram matrices, optimiser state).
+    pub heap_at_start_bytes: Option<u64>,
     /// Per-module results.
     pub modules: Vec<ModuleSummary>,
     /// σ-combined network: every branch's σ and its own test accuracy (its run directory is
@@ -312,7 +324,9 @@ fn fit(
         ScheduleKind::Async => Box::new(AsyncSchedule::default()),
     });
     let mut session = Session::new(cfg, data, device, net, run, quiet)?;
+    let window = MemoryWindow::start();
     schedule.run(&mut session)?;
+    let memory = window.end();
     let train_seconds = session.train_seconds();
     let samples_seen = session.samples_seen;
     let (train_accuracy, test_accuracy) = session.last_accuracy;
@@ -423,7 +437,10 @@ fn fit(
         unformatted_accuracy,
         train_seconds,
         samples_per_second: samples_seen as f64 / train_seconds.max(1e-9),
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: memory.peak_rss,
+        rss_at_start_bytes: memory.window.rss_at_start,
+        peak_heap_bytes: memory.peak_heap,
+        heap_at_start_bytes: memory.window.heap_at_start,
         modules,
         sigma_branches: Vec::new(),
         test_accuracy_std: None,

@@ -12,7 +12,7 @@ pub use trainer::{GraphRun, train_on_graph};
 
 use crate::config::{ConfigError, Distributed, ScheduleKind, TrainConfig};
 use crate::network::{BuildError, Network};
-use crate::run::{RunDir, peak_rss_bytes};
+use crate::run::RunDir;
 use crate::train::{ModuleSummary, Summary};
 use anyhow::Context;
 use burn::tensor::Device;
@@ -140,7 +140,10 @@ fn one_run(
         sigma_branches: Vec::new(),
         train_seconds: result.train_seconds,
         samples_per_second: result.items_seen as f64 / result.train_seconds.max(1e-9),
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: result.memory.peak_rss,
+        rss_at_start_bytes: result.memory.window.rss_at_start,
+        peak_heap_bytes: result.memory.peak_heap,
+        heap_at_start_bytes: result.memory.window.heap_at_start,
         modules: module_summaries(&result.net, run),
         test_accuracy_std: None,
         fold_test_accuracies: None,
@@ -217,7 +220,11 @@ pub fn train_graph(
                 seconds_per_epoch: Some(mean_of(|s| s.seconds_per_epoch.unwrap_or(f64::NAN))),
                 train_samples: set.len(),
                 test_samples: set.len(),
-                peak_rss_bytes: peak_rss_bytes(),
+                peak_rss_bytes: summaries
+                    .iter()
+                    .map(|s| s.peak_rss_bytes)
+                    .max()
+                    .unwrap_or(0),
                 ..first
             };
             let config_text = toml::to_string(cfg).context("serialising the config")?;

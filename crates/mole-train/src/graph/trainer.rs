@@ -32,6 +32,8 @@ pub struct GraphRun {
     pub epochs_run: usize,
     /// Labelled items through the first trained stage.
     pub items_seen: u64,
+    /// Memory of the training window (schedule only, not the embeddings written after it).
+    pub memory: crate::memory::MemoryUse,
 }
 
 struct State<'a> {
@@ -86,7 +88,17 @@ impl State<'_> {
         }
     }
 
+    /// Evaluation and metrics after an epoch; its memory does not count in the training peak.
     fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
+        crate::memory::excluded(|| self.evaluate_epoch(trained, epoch, epochs))
+    }
+
+    fn evaluate_epoch(
+        &mut self,
+        trained: Trained,
+        epoch: usize,
+        epochs: usize,
+    ) -> anyhow::Result<()> {
         // Between evaluations the losses keep accumulating: a row's loss is the mean since the
         // last row.
         if epoch != epochs && !epoch.is_multiple_of(self.cfg.eval_every.max(1)) {
@@ -227,6 +239,9 @@ impl State<'_> {
                     Trained::Module(k)
                 };
                 self.end_epoch(trained, epoch, epochs)?;
+            }
+            if !is_head {
+                self.net.modules[k].freeze(cfg);
             }
         }
         Ok(epochs_run)
@@ -554,12 +569,14 @@ pub fn train_on_graph(
         eval_view,
         last: (f64::NAN, f64::NAN),
     };
+    let window = crate::memory::MemoryWindow::start();
     let epochs_run = match cfg.schedule() {
         ScheduleKind::Sequential => st.sequential()?,
         ScheduleKind::Simultaneous => st.simultaneous()?,
         ScheduleKind::Async => st.asynchronous()?,
     };
     let train_seconds = st.start.elapsed().as_secs_f64() - st.eval_seconds;
+    let memory = window.end();
     write_embeddings(cfg, &st.net, &st.test, st.run)?;
     let per_epoch = source.sizes().0 as u64;
     Ok(GraphRun {
@@ -568,6 +585,7 @@ pub fn train_on_graph(
         train_seconds,
         epochs_run,
         items_seen: per_epoch * cfg.epochs as u64,
+        memory,
         net: st.net,
     })
 }

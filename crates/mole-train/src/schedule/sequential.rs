@@ -118,6 +118,7 @@ impl Schedule for SequentialSchedule {
                 )?;
             }
             if !is_head {
+                s.net.modules[k].freeze(cfg);
                 cache = cache_outputs(s, k, cache.as_ref());
             }
         }
