@@ -9,9 +9,13 @@ pub fn mole() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mole"))
 }
 
-/// `shared/datasets` beside the checkout.
+/// `shared/datasets` beside the checkout. The crate's folder is read when the test runs (cargo
+/// sets `CARGO_MANIFEST_DIR` then too): a test binary built from another checkout that shares the
+/// target directory would otherwise look beside that checkout.
 pub fn datasets() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let p = PathBuf::from(manifest).join("../../../shared/datasets");
     assert!(
         p.is_dir(),
         "the test datasets are expected at {}",

@@ -3,9 +3,12 @@
 use mole_data::{DataOptions, SampleShape, load};
 use std::path::PathBuf;
 
+/// Resolved when the test runs (see `mole-cli/tests/common.rs`: a shared target directory may
+/// hold a binary built from another checkout).
 fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/datasets/cifar10-sample/test_batch_first20.bin")
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(manifest).join("../../../shared/datasets/cifar10-sample/test_batch_first20.bin")
 }
 
 #[test]
