@@ -122,38 +122,7 @@ impl Network {
         let readout_block = || readout.map(|readout| Block::Readout(ReadoutBlock { readout }));
         let built = spec.build(input, &opts, device)?;
         let last_width: usize = built.last().map(|(_, s)| s.iter().product()).unwrap_or(0);
-        let head_block = match cfg.head.as_str() {
-            "gcn" => {
-                if !spec.is_graph() || readout.is_some() {
-                    return Err(BuildError::Head(
-                        "'gcn' (a graph-convolution classifier) needs a node-level graph task \
-                         (cora, linqs:DIR/NAME); use 'linear'"
-                            .into(),
-                    ));
-                }
-                Block::Gcn(
-                    GnnConfig {
-                        d_input: last_width,
-                        d_output: num_classes,
-                        batch_norm: false,
-                        affine: false,
-                        activation: Activation::Identity,
-                        dropout: cfg.dropout,
-                    }
-                    .init_gcn(device),
-                )
-            }
-            _ => Block::Dense(
-                DenseConfig {
-                    d_input: last_width,
-                    d_output: num_classes,
-                    batch_norm: false,
-                    affine: false,
-                    activation: Activation::Identity,
-                }
-                .init(device),
-            ),
-        };
+        let head_block = classifier(cfg, &spec, readout, last_width, num_classes, device)?;
         // On graph data `dropout` applies to the input of every layer, the head's included
         // (as in Kipf & Welling's GCN, whose classifier is the last dropout-fed layer); a GCN
         // head has its own.
@@ -348,6 +317,48 @@ impl Network {
     }
 }
 
+/// The head's classifier block: a dense layer, or (`head = "gcn"`, node-level graph tasks) a
+/// graph convolution `Â H W + b` without batch norm or activation.
+fn classifier(
+    cfg: &TrainConfig,
+    spec: &ModelSpec,
+    readout: Option<Readout>,
+    width: usize,
+    num_classes: usize,
+    device: &Device,
+) -> Result<Block, BuildError> {
+    if cfg.head == "gcn" {
+        if !spec.is_graph() || readout.is_some() {
+            return Err(BuildError::Head(
+                "'gcn' (a graph-convolution classifier) needs a node-level graph task \
+                 (cora, linqs:DIR/NAME); use 'linear'"
+                    .into(),
+            ));
+        }
+        return Ok(Block::Gcn(
+            GnnConfig {
+                d_input: width,
+                d_output: num_classes,
+                batch_norm: false,
+                affine: false,
+                activation: Activation::Identity,
+                dropout: cfg.dropout,
+            }
+            .init_gcn(device),
+        ));
+    }
+    Ok(Block::Dense(
+        DenseConfig {
+            d_input: width,
+            d_output: num_classes,
+            batch_norm: false,
+            affine: false,
+            activation: Activation::Identity,
+        }
+        .init(device),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +397,16 @@ mod tests {
         assert!(!net.modules[0].stage.blocks.iter().any(is_dropout));
         cfg.method = Method::Mole;
         cfg.dropout = 0.5;
+        cfg.head = "gcn".into();
+        let net = Network::build_graph(&cfg, 5, 3, &device, None).unwrap();
+        let head = &net.head.as_ref().unwrap().stage.blocks;
+        assert!(
+            matches!(head.as_slice(), [Block::Gcn(_)]),
+            "a GCN head drops its own input: {head:?}"
+        );
+        let graph_level = Network::build_graph(&cfg, 5, 3, &device, Some(Readout::Sum));
+        assert!(matches!(graph_level, Err(BuildError::Head(_))));
+        cfg.head = "linear".into();
         cfg.model = "mlp:8".into();
         let mlp = Network::build(&cfg, &[5], 3, &device, None).unwrap();
         assert_eq!(
