@@ -220,16 +220,7 @@ impl Network {
         );
         let mut head = LocalModule::new(
             "head",
-            vec![Block::Dense(
-                DenseConfig {
-                    d_input: width,
-                    d_output: num_classes,
-                    batch_norm: false,
-                    affine: false,
-                    activation: Activation::Identity,
-                }
-                .init(device),
-            )],
+            vec![linear_classifier(width, num_classes, device)],
             Objective::CrossEntropy,
             make_optimizer(cfg),
             cfg.head_lr(),
@@ -239,6 +230,27 @@ impl Network {
             modules: vec![ensemble],
             head: Some(head),
             output_shapes: vec![shape],
+        }
+    }
+
+    /// The learner with index `k`: module `k`, or the head when `k` is the number of modules.
+    ///
+    /// # Panics
+    /// When `k` is the number of modules and the network has no head (a backprop network).
+    pub fn learner(&self, k: usize) -> &LocalModule {
+        if k == self.modules.len() {
+            self.head.as_ref().expect("a head")
+        } else {
+            &self.modules[k]
+        }
+    }
+
+    /// [`Network::learner`], mutable.
+    pub fn learner_mut(&mut self, k: usize) -> &mut LocalModule {
+        if k == self.modules.len() {
+            self.head.as_mut().expect("a head")
+        } else {
+            &mut self.modules[k]
         }
     }
 
@@ -347,7 +359,13 @@ fn classifier(
             .init_gcn(device),
         ));
     }
-    Ok(Block::Dense(
+    Ok(linear_classifier(width, num_classes, device))
+}
+
+/// A dense layer from `width` features to `num_classes` scores, without batch norm or
+/// activation: the linear head.
+fn linear_classifier(width: usize, num_classes: usize, device: &Device) -> Block {
+    Block::Dense(
         DenseConfig {
             d_input: width,
             d_output: num_classes,
@@ -356,7 +374,7 @@ fn classifier(
             activation: Activation::Identity,
         }
         .init(device),
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -303,16 +303,11 @@ impl Objective {
                 let t = if o.pooled { t.pooled() } else { t.flat() };
                 let kt = o.kernel.gram(t).matrix;
                 let ky = o.kernel.gram(target.one_hot(&device)).matrix;
-                let hx = match sample() {
-                    Some((ts, xs)) => {
-                        let (kts, kx) = (o.kernel.gram(ts).matrix, o.kernel.gram(xs).matrix);
-                        mole_info::nhsic(kts, kx, o.epsilon, o.centering)
-                    }
-                    None => {
-                        let kx = o.kernel.gram(target.x.clone()).matrix;
-                        mole_info::nhsic(kt.clone(), kx, o.epsilon, o.centering)
-                    }
+                let (kt_x, kx) = match sample() {
+                    Some((ts, xs)) => (o.kernel.gram(ts).matrix, o.kernel.gram(xs).matrix),
+                    None => (kt.clone(), o.kernel.gram(target.x.clone()).matrix),
                 };
+                let hx = mole_info::nhsic(kt_x, kx, o.epsilon, o.centering);
                 let hy = mole_info::nhsic(kt, ky, o.epsilon, o.centering);
                 diag.insert("nhsic_tx".into(), scalar(&hx));
                 diag.insert("nhsic_ty".into(), scalar(&hy));

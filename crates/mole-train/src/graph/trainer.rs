@@ -68,12 +68,7 @@ fn accuracy(net: &Network, step: &GraphStep) -> f64 {
 
 impl State<'_> {
     fn target_for(&self, k: usize, step: &GraphStep) -> crate::objective::Target {
-        let m = if k == self.net.modules.len() {
-            self.net.head.as_ref().expect("head")
-        } else {
-            &self.net.modules[k]
-        };
-        match m.objective {
+        match self.net.learner(k).objective {
             Objective::CrossEntropy => step.head_target.clone(),
             _ => step.module_target.clone(),
         }
@@ -210,12 +205,7 @@ impl State<'_> {
             }
             let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
             for epoch in 1..=epochs {
-                if is_head {
-                    let head = self.net.head.as_mut().expect("head");
-                    head.begin_epoch(epoch, epochs);
-                } else {
-                    self.net.modules[k].begin_epoch(epoch, epochs);
-                }
+                self.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for step in self
                     .source
                     .epoch(cfg, cfg.seed + k as u64, epoch, &self.plain())
@@ -224,12 +214,10 @@ impl State<'_> {
                         .net
                         .forward_to_graph(step.input.clone(), Some(&step.graph), k);
                     let target = self.target_for(k, &step);
-                    let module = if is_head {
-                        self.net.head.as_mut().expect("head")
-                    } else {
-                        &mut self.net.modules[k]
-                    };
-                    let (_, diag) = module.step_graph(x, Some(&step.graph), &target)?;
+                    let (_, diag) =
+                        self.net
+                            .learner_mut(k)
+                            .step_graph(x, Some(&step.graph), &target)?;
                     self.record(k, diag["loss"]);
                 }
                 epochs_run += 1;

@@ -78,30 +78,13 @@ impl Schedule for SequentialSchedule {
             let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
             for epoch in 1..=epochs {
                 let batches = epoch_batches(n, cfg.batch_size, cfg.seed + k as u64, epoch);
-                let name = if is_head {
-                    "head".to_string()
-                } else {
-                    s.net.modules[k].name.clone()
-                };
+                let name = s.net.learner(k).name.clone();
                 s.begin_epoch(&name, epoch, epochs, batches.len());
-                if is_head {
-                    s.net
-                        .head
-                        .as_mut()
-                        .expect("head")
-                        .begin_epoch(epoch, epochs);
-                } else {
-                    s.net.modules[k].begin_epoch(epoch, epochs);
-                }
+                s.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for idx in &batches {
                     let x = Self::input(s, k, cache.as_ref(), idx);
                     let target = s.target(idx);
-                    let module = if is_head {
-                        s.net.head.as_mut().expect("head")
-                    } else {
-                        &mut s.net.modules[k]
-                    };
-                    let (_, diag) = module.step(x, &target)?;
+                    let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
                     if k == 0 {
                         s.samples_seen += idx.len() as u64;
                     }
