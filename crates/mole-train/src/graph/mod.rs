@@ -210,6 +210,15 @@ pub fn train_graph(
             let std = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt();
             let mean_of = |f: fn(&Summary) -> f64| summaries.iter().map(f).sum::<f64>() / n;
             let first = summaries.first().cloned().expect("at least two folds");
+            // Memory: the fold whose training added the most, its peak and start together.
+            let training = |s: &Summary| match (s.peak_heap_bytes, s.heap_at_start_bytes) {
+                (Some(p), Some(a)) => p.saturating_sub(a),
+                _ => s.peak_rss_bytes.saturating_sub(s.rss_at_start_bytes),
+            };
+            let most = summaries
+                .iter()
+                .max_by_key(|s| training(s))
+                .expect("at least two folds");
             let summary = Summary {
                 test_accuracy: mean,
                 test_accuracy_std: Some(std),
@@ -220,11 +229,10 @@ pub fn train_graph(
                 seconds_per_epoch: Some(mean_of(|s| s.seconds_per_epoch.unwrap_or(f64::NAN))),
                 train_samples: set.len(),
                 test_samples: set.len(),
-                peak_rss_bytes: summaries
-                    .iter()
-                    .map(|s| s.peak_rss_bytes)
-                    .max()
-                    .unwrap_or(0),
+                peak_rss_bytes: most.peak_rss_bytes,
+                rss_at_start_bytes: most.rss_at_start_bytes,
+                peak_heap_bytes: most.peak_heap_bytes,
+                heap_at_start_bytes: most.heap_at_start_bytes,
                 ..first
             };
             let config_text = toml::to_string(cfg).context("serialising the config")?;
