@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// Write the table as markdown to this file too.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// cnn suite: also run MOLE and HSIC with these layers per module (e.g. `2`: both conv
+    /// blocks of `cnn:32,64` in one module, the grouping that trains best).
+    #[arg(long)]
+    pub group: Option<String>,
     /// Method of the async suites: mole or hsic.
     #[arg(long, default_value = "mole")]
     pub method: String,
@@ -137,6 +141,12 @@ pub(crate) fn run_config_launched(
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.group.is_some() && !matches!(args.suite, Suite::Cnn) {
+        return Err(mole_train::config::ConfigError::Invalid(
+            "--group applies to the cnn suite only".into(),
+        )
+        .into());
+    }
     let out = args
         .out
         .clone()
@@ -210,7 +220,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     "hsic simultaneous",
                     vec!["--method", "hsic", "--schedule", "simultaneous"],
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(args.group.as_deref().into_iter().flat_map(|g| {
+                [
+                    (
+                        "mole sequential grouped",
+                        vec!["--method", "mole", "--schedule", "sequential", "--group", g],
+                    ),
+                    (
+                        "hsic simultaneous grouped",
+                        vec![
+                            "--method",
+                            "hsic",
+                            "--schedule",
+                            "simultaneous",
+                            "--group",
+                            g,
+                        ],
+                    ),
+                ]
+            }))
+            .collect(),
         ),
     };
     let rows: Vec<Row> = configs

@@ -29,8 +29,8 @@ pub struct TrainArgs {
     /// (the HSIC paper's ResConv; resconv:C,N,D); seq:conv(32,k=5),maxpool(2),res(k=3),dense(128).
     #[arg(long)]
     pub model: Option<String>,
-    /// Layers per module, e.g. 1,1,1 (default: one layer per module, except MOLE on an MLP of
-    /// three or more layers: the first module takes the first two layers).
+    /// Layers per module, e.g. 1,1,1 (default: one layer per module, except MOLE on an mlp: or
+    /// cnn: model of three or more layers: the first module takes the first two layers).
     #[arg(long, value_delimiter = ',')]
     pub group: Option<Vec<usize>>,
     /// Local objective: mole, hsic or bp (end-to-end backprop baseline).

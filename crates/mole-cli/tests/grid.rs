@@ -323,3 +323,56 @@ fn async_cnn_on_mnist_matches_the_simultaneous_schedule() {
     assert_eq!(sim.len(), 1 + 2 * 3 + 1, "{sim:?}");
     assert_eq!(asy, sim);
 }
+
+/// `mole bench cnn` runs BP, MOLE and HSIC on the same CNN, each in its own process, and with
+/// `--group` adds the grouped MOLE and HSIC rows; `--group` on another suite is refused.
+#[test]
+fn cnn_bench_times_every_method_on_one_network() {
+    let dir = temp_dir("bench-cnn");
+    let table = dir.join("table.md");
+    let out = run(mole()
+        .args(["bench", "cnn", "--dataset", "mnist", "--model", "cnn:4,8"])
+        .args(["--train-samples", "200", "--test-samples", "100"])
+        .args(["--batch-size", "50", "--group", "2", "--data-dir"])
+        .arg(datasets())
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .arg("--markdown")
+        .arg(&table));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let md = std::fs::read_to_string(&table).unwrap();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
+        .collect();
+    let labels: Vec<&str> = rows
+        .iter()
+        .map(|l| l.split('|').nth(1).unwrap().trim())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "bp simultaneous",
+            "mole sequential",
+            "mole sequential pooled",
+            "hsic simultaneous",
+            "mole sequential grouped",
+            "hsic simultaneous grouped"
+        ],
+        "{md}"
+    );
+    for row in &rows {
+        let rate: f64 = row.split('|').nth(2).unwrap().trim().parse().unwrap();
+        assert!(rate > 0.0, "{row}");
+    }
+    // The grouped MOLE run trained one module of both conv blocks.
+    let grouped = summary(&dir.join("runs/mole-sequential-grouped"));
+    assert_eq!(grouped["modules"].as_array().unwrap().len(), 1, "{grouped}");
+    let out = run(mole().args(["bench", "throughput", "--group", "2"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("--group applies to the cnn suite only")
+    );
+}
