@@ -118,6 +118,25 @@ fn cora_gcn_bp_and_mole_beat_their_floors() {
         .arg(dir.join("bad")));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     assert!(text(&out).1.contains("head"), "{}", text(&out).1);
+    // Sampling the whole graph for the input terms needs a node-level task and an input term.
+    for (dataset, model, lambda_x, why) in [
+        ("digits", "mlp:8", "0.5", "node-level graph task"),
+        ("mutag", "gin:8", "0.5", "node-level graph task"),
+        ("cora", "gcn:8", "0", "lambda_x = 0"),
+    ] {
+        let out = run(common::mole()
+            .args(["train", "--quiet", "--dataset", dataset, "--data-dir"])
+            .arg(datasets())
+            .args(["--x-nodes", "all", "--lambda-x", lambda_x, "--epochs", "1"])
+            .args(["--model", model, "--out"])
+            .arg(dir.join("bad-x-nodes")));
+        let err = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{dataset}: {err}");
+        assert!(
+            err.contains("x_nodes") && err.contains(why),
+            "{dataset}: {err}"
+        );
+    }
 }
 
 #[test]

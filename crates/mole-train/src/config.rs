@@ -534,6 +534,25 @@ impl TrainConfig {
         if !["labelled", "all"].contains(&self.x_nodes.as_str()) {
             return bad(format!("x_nodes = '{}' (labelled or all)", self.x_nodes));
         }
+        if self.x_nodes == "all" {
+            match self.method {
+                Method::Bp => {
+                    return bad(
+                        "x_nodes = 'all' has no effect with method = 'bp', which has no \
+                         input term"
+                            .into(),
+                    );
+                }
+                Method::Mole if self.mole.lambda_x == 0.0 => {
+                    return bad(
+                        "x_nodes = 'all' has no effect with mole.lambda_x = 0: the MOLE \
+                         objective then has no input term I(T;X)"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+        }
         if let Err(e) = self.readout.parse::<mole_nn::Readout>() {
             return bad(format!("readout: {e}"));
         }
@@ -617,7 +636,17 @@ mod tests {
     fn x_nodes_takes_labelled_or_all() {
         let mut c = TrainConfig::from_toml("x_nodes = \"all\"\n").unwrap();
         assert_eq!(c.x_nodes, "all");
+        // Without an input term there is nothing for the sampled nodes to score.
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("x_nodes") && e.contains("lambda_x = 0"), "{e}");
+        c.mole.lambda_x = 0.5;
         assert!(c.validate().is_ok());
+        c.method = Method::Hsic;
+        assert!(c.validate().is_ok());
+        c.method = Method::Bp;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("x_nodes") && e.contains("bp"), "{e}");
+        c.method = Method::Mole;
         assert_eq!(TrainConfig::default().x_nodes, "labelled");
         c.x_nodes = "unlabelled".into();
         let e = c.validate().unwrap_err().to_string();

@@ -45,6 +45,9 @@ pub enum BuildError {
     /// A head kind that does not fit the task.
     #[error("config head: {0}")]
     Head(String),
+    /// `x_nodes = "all"` on data that has no graph of nodes to sample.
+    #[error("config x_nodes: {0}")]
+    XNodes(String),
 }
 
 /// Checks that the module sizes in `group` (from [`TrainConfig::module_groups`], which fills in
@@ -113,6 +116,13 @@ impl Network {
         readout: Option<Readout>,
     ) -> Result<Network, BuildError> {
         let activation: Activation = cfg.activation.parse().map_err(BuildError::Activation)?;
+        if cfg.x_nodes == "all" && (!spec.is_graph() || readout.is_some()) {
+            return Err(BuildError::XNodes(
+                "'all' samples the nodes of one graph for the input terms and needs a \
+                 node-level graph task (cora, linqs:DIR/NAME); use 'labelled'"
+                    .into(),
+            ));
+        }
         let opts = BuildOptions {
             batch_norm: cfg.batch_norm,
             affine: cfg.affine,
