@@ -18,8 +18,11 @@ use faer::{Mat, MatRef, Side};
 
 /// Copies a tensor to the host as a row-major `Vec<f64>` (one transfer, any float dtype).
 pub fn tensor_to_vec_f64<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
-    t.to_data()
-        .try_into_vec_as::<f64>()
+    data_to_vec_f64(t.to_data())
+}
+
+fn data_to_vec_f64(data: TensorData) -> Vec<f64> {
+    data.try_into_vec_as::<f64>()
         .expect("a float tensor converts to f64")
 }
 
@@ -31,10 +34,7 @@ pub fn to_host(t: &Tensor<2>) -> Mat<f64> {
     if let Ok(v) = data.as_slice::<f32>() {
         return Mat::from_fn(rows, cols, |i, j| v[i * cols + j] as f64);
     }
-    let values = data
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .expect("a float tensor converts to f64");
+    let values = data_to_vec_f64(data);
     Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
 }
 

@@ -116,7 +116,7 @@ impl Network {
         readout: Option<Readout>,
     ) -> Result<Network, BuildError> {
         let activation: Activation = cfg.activation.parse().map_err(BuildError::Activation)?;
-        if cfg.x_nodes == "all" && (!spec.is_graph() || readout.is_some()) {
+        if cfg.x_nodes == "all" && !node_level(&spec, readout) {
             return Err(BuildError::XNodes(
                 "'all' samples the nodes of one graph for the input terms and needs a \
                  node-level graph task (cora, linqs:DIR/NAME); use 'labelled'"
@@ -339,6 +339,12 @@ impl Network {
     }
 }
 
+/// True for a node-level graph task: a model with graph layers and no readout to pool the
+/// nodes of each graph.
+fn node_level(spec: &ModelSpec, readout: Option<Readout>) -> bool {
+    spec.is_graph() && readout.is_none()
+}
+
 /// The head's classifier block: a dense layer, or (`head = "gcn"`, node-level graph tasks) a
 /// graph convolution `Â H W + b` without batch norm or activation.
 fn classifier(
@@ -350,7 +356,7 @@ fn classifier(
     device: &Device,
 ) -> Result<Block, BuildError> {
     if cfg.head == "gcn" {
-        if !spec.is_graph() || readout.is_some() {
+        if !node_level(spec, readout) {
             return Err(BuildError::Head(
                 "'gcn' (a graph-convolution classifier) needs a node-level graph task \
                  (cora, linqs:DIR/NAME); use 'linear'"
