@@ -139,6 +139,33 @@ pub(crate) fn run_config_launched(
     })
 }
 
+/// The cnn suite's configurations: BP, MOLE (one block per module, plain and pooled) and HSIC;
+/// with `group`, MOLE and HSIC once more with that many layers per module.
+fn cnn_configs(group: Option<&str>) -> Vec<(&'static str, Vec<&str>)> {
+    let mole = vec!["--method", "mole", "--schedule", "sequential"];
+    let hsic = vec!["--method", "hsic", "--schedule", "simultaneous"];
+    let mut configs = vec![
+        ("bp simultaneous", vec!["--method", "bp"]),
+        ("mole sequential", mole.clone()),
+        (
+            "mole sequential pooled",
+            [mole.as_slice(), &["--pooled", "true"]].concat(),
+        ),
+        ("hsic simultaneous", hsic.clone()),
+    ];
+    if let Some(g) = group {
+        configs.push((
+            "mole sequential grouped",
+            [mole, vec!["--group", g]].concat(),
+        ));
+        configs.push((
+            "hsic simultaneous grouped",
+            [hsic, vec!["--group", g]].concat(),
+        ));
+    }
+    configs
+}
+
 /// Runs the benchmark and prints the table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.group.is_some() && !matches!(args.suite, Suite::Cnn) {
@@ -199,49 +226,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         ),
         Suite::Cnn => (
             args.model.clone().unwrap_or_else(|| "cnn:32,64".into()),
-            vec![
-                ("bp simultaneous", vec!["--method", "bp"]),
-                (
-                    "mole sequential",
-                    vec!["--method", "mole", "--schedule", "sequential"],
-                ),
-                (
-                    "mole sequential pooled",
-                    vec![
-                        "--method",
-                        "mole",
-                        "--schedule",
-                        "sequential",
-                        "--pooled",
-                        "true",
-                    ],
-                ),
-                (
-                    "hsic simultaneous",
-                    vec!["--method", "hsic", "--schedule", "simultaneous"],
-                ),
-            ]
-            .into_iter()
-            .chain(args.group.as_deref().into_iter().flat_map(|g| {
-                [
-                    (
-                        "mole sequential grouped",
-                        vec!["--method", "mole", "--schedule", "sequential", "--group", g],
-                    ),
-                    (
-                        "hsic simultaneous grouped",
-                        vec![
-                            "--method",
-                            "hsic",
-                            "--schedule",
-                            "simultaneous",
-                            "--group",
-                            g,
-                        ],
-                    ),
-                ]
-            }))
-            .collect(),
+            cnn_configs(args.group.as_deref()),
         ),
     };
     let rows: Vec<Row> = configs
