@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const CIFAR_SAMPLE: &str = "cifar10-sample/test_batch_first20.bin";
 
@@ -35,38 +35,28 @@ fn fails_with(args: &[&str], data_dir: &Path, needle: &str) {
     );
 }
 
+/// Trains `method` on a seeded subset of MNIST (2,000 training, 1,000 test images; 3 epochs and
+/// 3 head epochs, batch 100) with `model` and `extra` flags, and returns the run directory.
+fn train_on_mnist_subset(name: &str, method: &str, model: &str, extra: &[&str]) -> PathBuf {
+    let out_dir = temp_dir(name).join(method);
+    let out = run(mole()
+        .args(["train", "--quiet", "--dataset", "mnist", "--method", method])
+        .args(["--model", model])
+        .args(extra)
+        .args(["--train-samples", "2000", "--test-samples", "1000"])
+        .args(["--epochs", "3", "--head-epochs", "3", "--batch-size", "100"])
+        .args(["--standardize", "true", "--data-dir"])
+        .arg(datasets())
+        .arg("--out")
+        .arg(&out_dir));
+    assert!(out.status.success(), "{method} {model}: {}", text(&out).1);
+    out_dir
+}
+
 #[test]
 fn mnist_subset_small_cnn_bp_and_mole_beat_the_floor() {
-    let dir = temp_dir("mnist-cnn");
-    let data = datasets();
     for (method, floor) in [("bp", 0.90), ("mole", 0.85)] {
-        let out_dir = dir.join(method);
-        let out = run(mole()
-            .args([
-                "train",
-                "--quiet",
-                "--dataset",
-                "mnist",
-                "--model",
-                "cnn:8,16",
-                "--method",
-                method,
-            ])
-            .args([
-                "--train-samples",
-                "2000",
-                "--test-samples",
-                "1000",
-                "--epochs",
-                "3",
-                "--head-epochs",
-                "3",
-            ])
-            .args(["--batch-size", "100", "--standardize", "true", "--data-dir"])
-            .arg(&data)
-            .arg("--out")
-            .arg(&out_dir));
-        assert!(out.status.success(), "{}", text(&out).1);
+        let out_dir = train_on_mnist_subset("mnist-cnn", method, "cnn:8,16", &[]);
         let s = summary(&out_dir);
         assert_eq!(s["train_samples"], 2000);
         assert_eq!(s["test_samples"], 1000);
@@ -83,26 +73,12 @@ fn mnist_subset_small_cnn_bp_and_mole_beat_the_floor() {
     }
 }
 
-/// Trains MOLE on a seeded 2,000-image MNIST subset and returns the summary.
+/// MOLE on the MNIST subset of [`train_on_mnist_subset`] with `group`, seed 0.
 fn mole_on_mnist_subset(name: &str, model: &str, group: &str) -> serde_json::Value {
-    let out_dir = temp_dir(name).join("run");
-    let out = run(mole()
-        .args(["train", "--quiet", "--dataset", "mnist", "--method", "mole"])
-        .args(["--model", model, "--group", group, "--seed", "0"])
-        .args(["--train-samples", "2000", "--test-samples", "1000"])
-        .args(["--epochs", "3", "--head-epochs", "3", "--batch-size", "100"])
-        .args(["--standardize", "true", "--data-dir"])
-        .arg(datasets())
-        .arg("--out")
-        .arg(&out_dir));
-    assert!(out.status.success(), "{model}: {}", text(&out).1);
-    summary(&out_dir)
+    let extra = ["--group", group, "--seed", "0"];
+    summary(&train_on_mnist_subset(name, "mole", model, &extra))
 }
 
-/// The MOLE layout behind the MNIST result in docs/grid.md: both conv blocks in module 1, an
-/// MI-trained dense layer as module 2, the linear head on its output. On this subset it beats
-/// the head read straight off the conv features by about two points (0.947 vs 0.925; seeds 1
-/// and 2: 0.936 vs 0.927, 0.942 vs 0.929).
 #[test]
 fn mole_dense_module_above_grouped_conv_blocks_beats_the_head_on_conv_features() {
     let conv_only = mole_on_mnist_subset("mole-conv-only", "cnn:8,16", "2");
