@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// as in the information bottleneck).
     #[arg(long, allow_negative_numbers = true)]
     pub lambda_x: Option<f64>,
+    /// Weight of the compression term +λ_h·S_α(T) (MOLE; deterministic information
+    /// bottleneck; 0 ≤ λ_h < λ_y; > 0 favours compact class clusters over isolated points).
+    #[arg(long)]
+    pub lambda_h: Option<f64>,
     /// Kernel width rule on module outputs (MOLE): a number, scaled:S, silverman, median, knn[:k].
     #[arg(long)]
     pub sigma_t: Option<String>,
@@ -255,7 +259,7 @@ impl TrainArgs {
         set!(dataset => dataset, model => model, group => group, method => method, epochs => epochs,
              head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
              test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
-             lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, sigma_t => mole.sigma_t,
+             lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, lambda_h => mole.lambda_h, sigma_t => mole.sigma_t,
              sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
              weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds, x_nodes => x_nodes, head => head,
              joint_target => mole.joint_target, eval_every => eval_every,

@@ -73,10 +73,22 @@ fn mnist_subset_small_cnn_bp_and_mole_beat_the_floor() {
     }
 }
 
+/// MOLE on the MNIST subset of [`train_on_mnist_subset`] with `group`, seed 0, and any
+/// further flags.
+fn mole_on_mnist_subset_with(
+    name: &str,
+    model: &str,
+    group: &str,
+    flags: &[&str],
+) -> serde_json::Value {
+    let mut extra = vec!["--group", group, "--seed", "0"];
+    extra.extend_from_slice(flags);
+    summary(&train_on_mnist_subset(name, "mole", model, &extra))
+}
+
 /// MOLE on the MNIST subset of [`train_on_mnist_subset`] with `group`, seed 0.
 fn mole_on_mnist_subset(name: &str, model: &str, group: &str) -> serde_json::Value {
-    let extra = ["--group", group, "--seed", "0"];
-    summary(&train_on_mnist_subset(name, "mole", model, &extra))
+    mole_on_mnist_subset_with(name, model, group, &[])
 }
 
 #[test]
@@ -104,6 +116,31 @@ fn mole_dense_module_above_grouped_conv_blocks_beats_the_head_on_conv_features()
         b >= a + 0.005,
         "dense-module MOLE {b} does not beat the head on conv features {a}"
     );
+}
+
+/// The compression term `+λ_h S(T)` compresses what it should: on the test batch the dense
+/// module's I(T;X) (bounded by S(T)) falls by well over the drop in I(T;Y), and accuracy holds.
+/// Measured (seeds 0, 1, 2): I(T;X) 2.77 → 2.10, I(T;Y) 2.98 → 2.89, accuracy 0.947 → 0.950.
+#[test]
+fn mole_compression_term_lowers_the_dense_modules_input_information_not_its_accuracy() {
+    let model = "seq:conv(8),maxpool(2),conv(16),maxpool(2),dense(64)";
+    let plain = mole_on_mnist_subset_with("mole-lambda-h-0", model, "2,1", &["--lambda-h", "0"]);
+    let compressed =
+        mole_on_mnist_subset_with("mole-lambda-h-03", model, "2,1", &["--lambda-h", "0.3"]);
+    let dense = |s: &serde_json::Value, key: &str| s["modules"][1][key].as_f64().unwrap();
+    let (tx0, tx1) = (dense(&plain, "i_tx"), dense(&compressed, "i_tx"));
+    let (ty0, ty1) = (dense(&plain, "i_ty"), dense(&compressed, "i_ty"));
+    assert!(tx1 < tx0 - 0.4, "I(T;X) {tx0} → {tx1}: not compressed");
+    assert!(
+        ty1 > ty0 - 0.25,
+        "I(T;Y) {ty0} → {ty1}: lost label information"
+    );
+    assert!(
+        tx0 - tx1 > 2.0 * (ty0 - ty1),
+        "{tx0} → {tx1}, {ty0} → {ty1}"
+    );
+    let acc = compressed["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.93, "λ_h = 0.3 accuracy {acc} < 0.93");
 }
 
 #[test]

@@ -189,6 +189,7 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         "/nonexistent/mnist/train-images-idx3-ubyte",
     );
     fails_with(&["train", "--model", "mlp:12,x"], 2, "layer 2");
+    fails_with(&["train", "--lambda-h", "1"], 2, "mole.lambda_h = 1");
     fails_with(
         &["train", "--group", "1,1", "--model", "mlp:8,8,8"],
         2,

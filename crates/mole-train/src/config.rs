@@ -131,6 +131,11 @@ pub struct MoleSettings {
     pub lambda_y: f64,
     /// Weight of I(T;X) (0: decoder-like module; > 0: encoder-like).
     pub lambda_x: f64,
+    /// Weight λ_h of the compression term `+λ_h S_α(T)` in the loss (deterministic
+    /// information bottleneck, `min S(T) − β I(T;Y)`): 0 leaves plain InfoMax; in `[0, λ_y)`
+    /// it breaks I(T;Y)'s tie between compact class clusters and isolated points in favour of
+    /// the clusters.
+    pub lambda_h: f64,
     /// Width rule of the Gaussian kernel on the module output T (see `mole_info::KernelWidth`).
     pub sigma_t: String,
     /// Width rule of the Gaussian kernel on the input X.
@@ -157,6 +162,7 @@ impl Default for MoleSettings {
             alpha: 1.01,
             lambda_y: 1.0,
             lambda_x: 0.0,
+            lambda_h: 0.0,
             sigma_t: "scaled:0.5".into(),
             sigma_x: "median".into(),
             label_kernel: "delta".into(),
@@ -480,6 +486,13 @@ impl TrainConfig {
                 self.mole.alpha
             ));
         }
+        let (h, y) = (self.mole.lambda_h, self.mole.lambda_y);
+        if !(h.is_finite() && h >= 0.0 && (h < y || h == 0.0)) {
+            return bad(format!(
+                "mole.lambda_h = {h} (must be >= 0 and below mole.lambda_y = {y}: at \
+                 lambda_h >= lambda_y collapsing every output to one point is optimal)"
+            ));
+        }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
         }
@@ -630,6 +643,21 @@ mod tests {
             format!("{e}").contains("line 1") && format!("{e}").contains("`cosine`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn lambda_h_must_lie_below_lambda_y() {
+        let c = TrainConfig::from_toml("[mole]\nlambda_h = 0.3\n").unwrap();
+        assert!(c.validate().is_ok());
+        for text in [
+            "lambda_h = 1.0",
+            "lambda_h = -0.1",
+            "lambda_h = 0.6\nlambda_y = 0.5",
+        ] {
+            let c = TrainConfig::from_toml(&format!("[mole]\n{text}\n")).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("mole.lambda_h") && e.contains("lambda_y"), "{e}");
+        }
     }
 
     #[test]

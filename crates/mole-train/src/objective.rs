@@ -118,7 +118,11 @@ pub fn parse_label_kernel(text: &str) -> Result<LabelKernel, ObjectiveError> {
     }
 }
 
-/// MOLE's InfoMax objective, `L = −(λ_y I_α(T;Y) + λ_x I_α(T;X))`.
+/// MOLE's InfoMax objective, `L = −(λ_y I_α(T;Y) + λ_x I_α(T;X)) + λ_h S_α(T)`.
+///
+/// With λ_h > 0 this is the deterministic information bottleneck (Strouse & Schwab 2017,
+/// `min H(T) − β I(T;Y)` with β = λ_y / λ_h); for a delta label kernel
+/// `I(T;Y) = S(T) − S(T|Y)`, so the loss is `−(λ_y − λ_h) S(T) + λ_y S(T|Y)`.
 #[derive(Clone, Debug)]
 pub struct MoleObjective {
     /// Rényi order.
@@ -127,6 +131,8 @@ pub struct MoleObjective {
     pub lambda_y: f64,
     /// Weight of I(T;X).
     pub lambda_x: f64,
+    /// Weight of the compression term `λ_h S_α(T)`.
+    pub lambda_h: f64,
     /// Kernel on T.
     pub kernel_t: GaussianKernel,
     /// Kernel on X.
@@ -157,6 +163,7 @@ impl MoleObjective {
             alpha: s.alpha,
             lambda_y: s.lambda_y,
             lambda_x: s.lambda_x,
+            lambda_h: s.lambda_h,
             kernel_t: GaussianKernel::new(parse_width("mole.sigma_t", &s.sigma_t)?),
             kernel_x: GaussianKernel::new(parse_width("mole.sigma_x", &s.sigma_x)?),
             label_kernel: parse_label_kernel(&s.label_kernel)?,
@@ -253,13 +260,14 @@ impl Objective {
                 let ky = o
                     .label_kernel
                     .gram(&target.labels, target.num_classes, &device);
-                let (i_y, i_y_raw) = if o.joint_x {
+                let (i_y, i_y_raw, s_t) = if o.joint_x {
                     // I(T;{Y,X}) = S(T) + S(Y,X) − S(T,Y,X).
                     let kx = o.kernel_x.gram(target.x.clone()).matrix;
                     let s_t = mole_info::renyi_entropy(kt.clone(), o.alpha);
                     let s_yx = mole_info::joint_entropy(&[ky.clone(), kx.clone()], o.alpha);
                     let s_tyx = mole_info::joint_entropy(&[kt.clone(), ky, kx], o.alpha);
                     let i = s_t.clone() + s_yx.clone() - s_tyx;
+                    let s_t_value = s_t.clone();
                     let i_n = if o.normalized {
                         let floor = mole_info::NORMALIZATION_FLOOR;
                         let denom = s_t.max_pair(s_yx).clamp_min(floor);
@@ -268,7 +276,7 @@ impl Objective {
                         i.clone()
                     };
                     diag.insert("i_tyx".into(), scalar(&i));
-                    (i_n, i)
+                    (i_n, i, s_t_value)
                 } else {
                     let mi_y = mole_info::mutual_information(kt.clone(), ky, o.alpha);
                     let i_y = if o.normalized {
@@ -276,10 +284,14 @@ impl Objective {
                     } else {
                         mi_y.value.clone()
                     };
-                    (i_y, mi_y.value)
+                    (i_y, mi_y.value, mi_y.entropy_a)
                 };
                 diag.insert("i_ty".into(), scalar(&i_y_raw));
+                diag.insert("s_t".into(), scalar(&s_t));
                 let mut total = i_y.mul_scalar(o.lambda_y);
+                if o.lambda_h != 0.0 {
+                    total = total - s_t.mul_scalar(o.lambda_h);
+                }
                 if o.lambda_x != 0.0 {
                     let (kt, kx) = match sample() {
                         Some((ts, xs)) => {
@@ -359,6 +371,7 @@ mod tests {
             alpha: 2.0,
             lambda_y: 1.0,
             lambda_x: 0.5,
+            lambda_h: 0.0,
             kernel_t: GaussianKernel::new(width.clone()),
             kernel_x: GaussianKernel::new(width.clone()),
             label_kernel: LabelKernel::Delta,
@@ -400,5 +413,74 @@ mod tests {
         assert!((sh_tx - h_s).abs() < 1e-5, "{sh_tx} vs {h_s}");
         assert!((s_tx - i_tx).abs() > 1e-4, "the sample changes I(T;X)");
         assert_eq!(s_ty, i_ty, "the label term still scores the labelled rows");
+    }
+
+    /// The compression term: `loss = −I(T;Y) + λ_h S(T)` exactly, and it breaks I(T;Y)'s tie.
+    /// With a delta label kernel, outputs that collapse each class onto one point and outputs
+    /// that isolate every point both give I(T;Y) = H(Y), the same loss at λ_h = 0; with
+    /// λ_h > 0 the compact clusters win by λ_h (log₂ N − H(Y)) bits.
+    #[test]
+    fn compression_term_prefers_class_clusters_over_isolated_points() {
+        let device = Device::flex();
+        let (n, classes) = (16usize, 4usize);
+        let labels: Vec<usize> = (0..n).map(|i| i % classes).collect();
+        let target = Target {
+            x: Tensor::<2>::zeros([n, 2], &device),
+            labels: labels.clone(),
+            num_classes: classes,
+            view: None,
+            input_sample: None,
+        };
+        // Clusters: every sample at its class's corner, 100 apart. Isolated: every sample on
+        // its own point, 100 apart from all others.
+        let clusters: Vec<f32> = labels
+            .iter()
+            .flat_map(|&c| (0..classes).map(move |j| if j == c { 100.0 } else { 0.0 }))
+            .collect();
+        let isolated: Vec<f32> = (0..n)
+            .flat_map(|i| (0..n).map(move |j| if j == i { 100.0 } else { 0.0 }))
+            .collect();
+        let clusters = Tensor::<2>::from_data(TensorData::new(clusters, [n, classes]), &device);
+        let isolated = Tensor::<2>::from_data(TensorData::new(isolated, [n, n]), &device);
+        let objective = |lambda_h: f64| {
+            Objective::Mole(MoleObjective {
+                alpha: 1.01,
+                lambda_y: 1.0,
+                lambda_x: 0.0,
+                lambda_h,
+                kernel_t: GaussianKernel::new(KernelWidth::Fixed(1.0)),
+                kernel_x: GaussianKernel::new(KernelWidth::Fixed(1.0)),
+                label_kernel: LabelKernel::Delta,
+                normalized: false,
+                pooled: false,
+                unit_sphere: false,
+                joint_x: false,
+            })
+        };
+        let loss = |t: &Tensor<2>, lambda_h: f64| {
+            let (l, d) = objective(lambda_h).loss(Features::Flat(t.clone()), &target);
+            (scalar(&l), d)
+        };
+        let h_y = (classes as f64).log2();
+        let log_n = (n as f64).log2();
+        let (lc, dc) = loss(&clusters, 0.0);
+        let (li, di) = loss(&isolated, 0.0);
+        assert!((dc["i_ty"] - h_y).abs() < 1e-3 && (di["i_ty"] - h_y).abs() < 1e-3);
+        assert!((lc - li).abs() < 1e-3, "a tie at λ_h = 0: {lc} vs {li}");
+        assert!((dc["s_t"] - h_y).abs() < 1e-3 && (di["s_t"] - log_n).abs() < 1e-3);
+
+        let lambda_h = 0.3;
+        let (lc, dc) = loss(&clusters, lambda_h);
+        let (li, di) = loss(&isolated, lambda_h);
+        for d in [&dc, &di] {
+            let expected = -d["i_ty"] + lambda_h * d["s_t"];
+            assert!(
+                (d["loss"] - expected).abs() < 1e-5,
+                "{} vs {expected}",
+                d["loss"]
+            );
+        }
+        let margin = lambda_h * (log_n - h_y);
+        assert!((li - lc - margin).abs() < 1e-3, "{li} − {lc} vs {margin}");
     }
 }
