@@ -104,6 +104,14 @@ pub struct TrainArgs {
     /// bottleneck; 0 ≤ λ_h < λ_y; > 0 favours compact class clusters over isolated points).
     #[arg(long)]
     pub lambda_h: Option<f64>,
+    /// Per-module λ_x, lowest module first, one value per module (e.g. 0.5,0: the first
+    /// module encoder-like); overrides --lambda-x.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub module_lambda_x: Option<Vec<f64>>,
+    /// Per-module λ_h, lowest module first, one value per module (e.g. 0.3,0: compress only
+    /// the first module); overrides --lambda-h.
+    #[arg(long, value_delimiter = ',')]
+    pub module_lambda_h: Option<Vec<f64>>,
     /// Kernel width rule on module outputs (MOLE): a number, scaled:S, silverman, median, knn[:k].
     #[arg(long)]
     pub sigma_t: Option<String>,
@@ -266,6 +274,12 @@ impl TrainArgs {
              batch_norm => batch_norm,
              buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,
              threads_per_module => async_.threads_per_module, distributed => async_.distributed);
+        if let Some(v) = &self.module_lambda_x {
+            c.mole.module_lambda_x = v.clone();
+        }
+        if let Some(v) = &self.module_lambda_h {
+            c.mole.module_lambda_h = v.clone();
+        }
         if let Some(v) = &self.sigmas {
             c.hsic.sigmas = v.clone();
         }

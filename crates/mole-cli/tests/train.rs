@@ -191,6 +191,19 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     fails_with(&["train", "--model", "mlp:12,x"], 2, "layer 2");
     fails_with(&["train", "--lambda-h", "1"], 2, "mole.lambda_h = 1");
     fails_with(
+        &[
+            "train",
+            "--model",
+            "mlp:8,8,8",
+            "--group",
+            "1,1,1",
+            "--module-lambda-h",
+            "0.3,0",
+        ],
+        2,
+        "mole.module_lambda_h has 2 values but the network has 3 modules",
+    );
+    fails_with(
         &["train", "--group", "1,1", "--model", "mlp:8,8,8"],
         2,
         "group",

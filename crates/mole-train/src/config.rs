@@ -136,6 +136,13 @@ pub struct MoleSettings {
     /// it breaks I(T;Y)'s tie between compact class clusters and isolated points in favour of
     /// the clusters.
     pub lambda_h: f64,
+    /// Per-module λ_x, lowest module first (one value per module; empty: `lambda_x` for
+    /// every module). MOLE's "encoder-like" lower modules keep input information while the
+    /// upper ones do not, e.g. `[0.5, 0.0]`.
+    pub module_lambda_x: Vec<f64>,
+    /// Per-module λ_h, lowest module first (one value per module; empty: `lambda_h` for
+    /// every module), e.g. `[0.3, 0.0]` compresses only the first module.
+    pub module_lambda_h: Vec<f64>,
     /// Width rule of the Gaussian kernel on the module output T (see `mole_info::KernelWidth`).
     pub sigma_t: String,
     /// Width rule of the Gaussian kernel on the input X.
@@ -163,6 +170,8 @@ impl Default for MoleSettings {
             lambda_y: 1.0,
             lambda_x: 0.0,
             lambda_h: 0.0,
+            module_lambda_x: Vec::new(),
+            module_lambda_h: Vec::new(),
             sigma_t: "scaled:0.5".into(),
             sigma_x: "median".into(),
             label_kernel: "delta".into(),
@@ -486,12 +495,23 @@ impl TrainConfig {
                 self.mole.alpha
             ));
         }
-        let (h, y) = (self.mole.lambda_h, self.mole.lambda_y);
-        if !(h.is_finite() && h >= 0.0 && (h < y || h == 0.0)) {
-            return bad(format!(
-                "mole.lambda_h = {h} (must be >= 0 and below mole.lambda_y = {y}: at \
-                 lambda_h >= lambda_y collapsing every output to one point is optimal)"
-            ));
+        let y = self.mole.lambda_y;
+        let hs = std::iter::once(("mole.lambda_h".to_string(), self.mole.lambda_h)).chain(
+            (self.mole.module_lambda_h.iter().enumerate())
+                .map(|(k, &h)| (format!("mole.module_lambda_h[{k}]"), h)),
+        );
+        for (field, h) in hs {
+            if !(h.is_finite() && h >= 0.0 && (h < y || h == 0.0)) {
+                return bad(format!(
+                    "{field} = {h} (must be >= 0 and below mole.lambda_y = {y}: at \
+                     lambda_h >= lambda_y collapsing every output to one point is optimal)"
+                ));
+            }
+        }
+        if let Some((k, x)) =
+            (self.mole.module_lambda_x.iter().enumerate()).find(|(_, x)| !x.is_finite())
+        {
+            return bad(format!("mole.module_lambda_x[{k}] = {x} (must be finite)"));
         }
         if self.group.contains(&0) {
             return bad("group: every module needs at least one layer".into());
@@ -658,6 +678,11 @@ mod tests {
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains("mole.lambda_h") && e.contains("lambda_y"), "{e}");
         }
+        let c = TrainConfig::from_toml("[mole]\nmodule_lambda_h = [0.3, 1.2]\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("mole.module_lambda_h[1] = 1.2"), "{e}");
+        let c = TrainConfig::from_toml("[mole]\nmodule_lambda_x = [0.5, -0.1]\n").unwrap();
+        assert!(c.validate().is_ok());
     }
 
     #[test]

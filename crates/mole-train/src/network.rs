@@ -45,6 +45,9 @@ pub enum BuildError {
     /// A head kind that does not fit the task.
     #[error("config head: {0}")]
     Head(String),
+    /// A per-module list whose length is not the number of modules.
+    #[error("config {0}")]
+    PerModule(String),
     /// `x_nodes = "all"` on data that has no graph of nodes to sample.
     #[error("config x_nodes: {0}")]
     XNodes(String),
@@ -169,6 +172,22 @@ impl Network {
             Method::Bp => unreachable!(),
         };
         let sizes = group_sizes(built.len(), &cfg.module_groups(built.len()))?;
+        let per_module = |field: &str, values: &[f64]| {
+            if values.is_empty() || values.len() == sizes.len() {
+                Ok(())
+            } else {
+                Err(BuildError::PerModule(format!(
+                    "mole.{field} has {} values but the network has {} modules (one value per \
+                     module, lowest first)",
+                    values.len(),
+                    sizes.len()
+                )))
+            }
+        };
+        if cfg.method == Method::Mole {
+            per_module("module_lambda_x", &cfg.mole.module_lambda_x)?;
+            per_module("module_lambda_h", &cfg.mole.module_lambda_h)?;
+        }
         let mut layers = built.into_iter();
         let mut modules = Vec::new();
         let mut output_shapes = Vec::new();
@@ -181,10 +200,25 @@ impl Network {
                 shape = s;
             }
             output_shapes.push(shape);
+            let mut objective = objective.clone();
+            if let Objective::Mole(m) = &mut objective {
+                m.lambda_x = cfg
+                    .mole
+                    .module_lambda_x
+                    .get(k)
+                    .copied()
+                    .unwrap_or(m.lambda_x);
+                m.lambda_h = cfg
+                    .mole
+                    .module_lambda_h
+                    .get(k)
+                    .copied()
+                    .unwrap_or(m.lambda_h);
+            }
             modules.push(LocalModule::new(
                 format!("module {}", k + 1),
                 blocks,
-                objective.clone(),
+                objective,
                 make_optimizer(cfg),
                 cfg.lr(),
             ));
@@ -447,6 +481,42 @@ mod tests {
             mlp.head.as_ref().unwrap().stage.blocks.len(),
             1,
             "vector heads unchanged"
+        );
+    }
+
+    /// `mole.module_lambda_x` / `module_lambda_h` set the weights module by module, and a list
+    /// of the wrong length is refused with the field's name.
+    #[test]
+    fn per_module_weights_reach_their_modules() {
+        let device = Device::flex().autodiff();
+        let weights = |net: &Network| -> Vec<(f64, f64)> {
+            (net.modules.iter())
+                .map(|m| match &m.objective {
+                    Objective::Mole(o) => (o.lambda_x, o.lambda_h),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let mut cfg = TrainConfig {
+            model: "mlp:8,8,8".into(),
+            group: vec![1, 1, 1],
+            ..TrainConfig::default()
+        };
+        cfg.mole.lambda_h = 0.2;
+        let net = Network::build(&cfg, &[5], 3, &device, None).unwrap();
+        assert_eq!(weights(&net), vec![(0.0, 0.2); 3]);
+        cfg.mole.module_lambda_x = vec![0.5, 0.0, -0.1];
+        cfg.mole.module_lambda_h = vec![0.3, 0.0, 0.1];
+        let net = Network::build(&cfg, &[5], 3, &device, None).unwrap();
+        assert_eq!(weights(&net), vec![(0.5, 0.3), (0.0, 0.0), (-0.1, 0.1)]);
+        cfg.mole.module_lambda_h = vec![0.3, 0.0];
+        let e = Network::build(&cfg, &[5], 3, &device, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("mole.module_lambda_h") && e.contains("2 values") && e.contains("3 modules"),
+            "{e}"
         );
     }
 }
