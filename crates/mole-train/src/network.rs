@@ -202,18 +202,10 @@ impl Network {
             output_shapes.push(shape);
             let mut objective = objective.clone();
             if let Objective::Mole(m) = &mut objective {
-                m.lambda_x = cfg
-                    .mole
-                    .module_lambda_x
-                    .get(k)
-                    .copied()
-                    .unwrap_or(m.lambda_x);
-                m.lambda_h = cfg
-                    .mole
-                    .module_lambda_h
-                    .get(k)
-                    .copied()
-                    .unwrap_or(m.lambda_h);
+                // Module k's entry of a per-module list, else the network-wide weight.
+                let pick = |values: &[f64], all: f64| values.get(k).copied().unwrap_or(all);
+                m.lambda_x = pick(&cfg.mole.module_lambda_x, m.lambda_x);
+                m.lambda_h = pick(&cfg.mole.module_lambda_h, m.lambda_h);
             }
             modules.push(LocalModule::new(
                 format!("module {}", k + 1),
