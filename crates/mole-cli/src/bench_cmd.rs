@@ -114,6 +114,8 @@ pub(crate) fn run_config_launched(
     ])
     .args(["--epochs", &args.epochs.to_string(), "--head-epochs", "1"])
     .args(["--batch-size", &args.batch_size.to_string()])
+    // The whole training set trains, as in every configuration's figures; no epoch is chosen.
+    .args(["--val-fraction", "0"])
     .args(extra)
     .arg("--out")
     .arg(&dir);

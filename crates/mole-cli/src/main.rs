@@ -5,6 +5,7 @@ mod bench_cmd;
 mod compare_cmd;
 mod measure;
 mod mpi_cmd;
+mod presets;
 mod report_cmd;
 mod train_cmd;
 

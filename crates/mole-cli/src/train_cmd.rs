@@ -5,6 +5,7 @@ use clap::Args;
 use mole_train::config::{
     BufferPolicy, Distributed, LrSchedule, Method, OptimizerKind, ScheduleKind, TrainConfig,
 };
+use mole_train::defaults::{Given, Origin};
 use mole_train::{RunDir, Summary};
 use std::path::{Path, PathBuf};
 
@@ -12,11 +13,22 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Default)]
 pub struct TrainArgs {
     /// TOML config file (every key optional; flags override it).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "preset")]
     pub config: Option<PathBuf>,
+    /// A shipped recipe (one row of the README's results tables) as the config; flags
+    /// override it. `--list-presets` names them.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// List the shipped presets and exit.
+    #[arg(long)]
+    pub list_presets: bool,
+    /// Print the resolved config (every value and where it came from: flag, file, or which
+    /// default rule) and exit without training.
+    #[arg(long, visible_alias = "print-config")]
+    pub dry_run: bool,
     /// Continue the async run in this directory from its last checkpoint (its config.toml is
     /// the base config; e.g. `--epochs` can extend it).
-    #[arg(long, conflicts_with_all = ["config", "out"])]
+    #[arg(long, conflicts_with_all = ["config", "out", "preset"])]
     pub resume: Option<PathBuf>,
     /// Dataset: digits (embedded), iris, wine, breast-cancer, mnist, fashion-mnist, cifar10, csv:PATH;
     /// graphs: cora, mutag, linqs:DIR/NAME, tu:DIR.
@@ -84,6 +96,10 @@ pub struct TrainArgs {
     /// Held-out fraction for datasets without a test split.
     #[arg(long)]
     pub test_fraction: Option<f64>,
+    /// Fraction of the training data held out to pick the head's best epoch (0: none, keep the
+    /// last epoch) [default: a rule, see README "Defaults"].
+    #[arg(long)]
+    pub val_fraction: Option<f64>,
     /// Standardise features with training statistics (true/false).
     #[arg(long)]
     pub standardize: Option<bool>,
@@ -248,80 +264,110 @@ fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
 }
 
 impl TrainArgs {
-    /// The config file (or defaults) with these flags applied.
-    pub fn resolve(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = match (&self.config, &self.resume) {
-            (_, Some(dir)) => {
-                let mut c = TrainConfig::from_file(&dir.join("config.toml"))?;
+    /// The config file (a preset, a resumed run's `config.toml`, or defaults) with these flags
+    /// applied, and the keys the user gave (file or flag); the default rules fill in the rest
+    /// once the data is loaded ([`resolve_defaults`]).
+    pub fn resolve(&self) -> anyhow::Result<(TrainConfig, Given)> {
+        let mut given = Given::new();
+        let mut base = |text: &str, origin: Origin| -> anyhow::Result<TrainConfig> {
+            for key in mole_train::defaults::keys_of(text) {
+                given.insert(key, origin.clone());
+            }
+            Ok(TrainConfig::from_toml(text)?)
+        };
+        let mut c = match (&self.config, &self.resume, &self.preset) {
+            (_, Some(dir), _) => {
+                let path = dir.join("config.toml");
+                let text = read_config(&path)?;
+                let mut c = base(&text, Origin::File(path.display().to_string()))
+                    .map_err(|e| named(&path, e))?;
                 c.out = Some(dir.clone());
                 c
             }
-            (Some(p), None) => TrainConfig::from_file(p)?,
-            (None, None) => TrainConfig::default(),
+            (Some(p), None, _) => {
+                let text = read_config(p)?;
+                base(&text, Origin::File(p.display().to_string())).map_err(|e| named(p, e))?
+            }
+            (None, None, Some(name)) => {
+                let text = crate::presets::text(name)?;
+                base(text, Origin::File(format!("preset {name}")))
+                    .map_err(|e| named(Path::new(&format!("preset {name}")), e))?
+            }
+            (None, None, None) => TrainConfig::default(),
+        };
+        let mut flag = |key: &str| {
+            given.insert(key.to_string(), Origin::Flag);
         };
         macro_rules! set {
-            ($($flag:ident => $($field:ident).+),* $(,)?) => {$(
-                if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); }
+            ($($flag:ident => $key:literal => $($field:ident).+),* $(,)?) => {$(
+                if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); flag($key); }
             )*};
         }
-        set!(dataset => dataset, model => model, group => group, method => method, epochs => epochs,
-             head_epochs => head_epochs, batch_size => batch_size, optimizer => optimizer, seed => seed,
-             test_fraction => test_fraction, activation => activation, alpha => mole.alpha,
-             lambda_y => mole.lambda_y, lambda_x => mole.lambda_x, lambda_h => mole.lambda_h, sigma_t => mole.sigma_t,
-             sigma_x => mole.sigma_x, unit_sphere => mole.unit_sphere, beta => hsic.beta, sigma => hsic.sigma,
-             weight_decay => weight_decay, dropout => dropout, readout => readout, folds => folds, x_nodes => x_nodes, head => head,
-             joint_target => mole.joint_target, eval_every => eval_every,
-             batch_norm => batch_norm,
-             buffer => async_.buffer, buffer_size => async_.buffer_size, max_reuse => async_.max_reuse,
-             threads_per_module => async_.threads_per_module, distributed => async_.distributed);
-        if let Some(v) = &self.module_lambda_x {
-            c.mole.module_lambda_x = v.clone();
-        }
-        if let Some(v) = &self.module_lambda_h {
-            c.mole.module_lambda_h = v.clone();
-        }
-        if let Some(v) = &self.sigmas {
-            c.hsic.sigmas = v.clone();
-        }
+        set!(dataset => "dataset" => dataset, model => "model" => model, group => "group" => group,
+             method => "method" => method, epochs => "epochs" => epochs,
+             head_epochs => "head_epochs" => head_epochs, batch_size => "batch_size" => batch_size,
+             optimizer => "optimizer" => optimizer, seed => "seed" => seed,
+             test_fraction => "test_fraction" => test_fraction,
+             val_fraction => "val_fraction" => val_fraction,
+             activation => "activation" => activation, alpha => "mole.alpha" => mole.alpha,
+             lambda_y => "mole.lambda_y" => mole.lambda_y, lambda_x => "mole.lambda_x" => mole.lambda_x,
+             lambda_h => "mole.lambda_h" => mole.lambda_h, sigma_t => "mole.sigma_t" => mole.sigma_t,
+             sigma_x => "mole.sigma_x" => mole.sigma_x, unit_sphere => "mole.unit_sphere" => mole.unit_sphere,
+             beta => "hsic.beta" => hsic.beta, sigma => "hsic.sigma" => hsic.sigma,
+             weight_decay => "weight_decay" => weight_decay, dropout => "dropout" => dropout,
+             readout => "readout" => readout, folds => "folds" => folds,
+             x_nodes => "x_nodes" => x_nodes, head => "head" => head,
+             joint_target => "mole.joint_target" => mole.joint_target,
+             eval_every => "eval_every" => eval_every, batch_norm => "batch_norm" => batch_norm,
+             buffer => "async.buffer" => async_.buffer, buffer_size => "async.buffer_size" => async_.buffer_size,
+             max_reuse => "async.max_reuse" => async_.max_reuse,
+             threads_per_module => "async.threads_per_module" => async_.threads_per_module,
+             distributed => "async.distributed" => async_.distributed,
+             module_lambda_x => "mole.module_lambda_x" => mole.module_lambda_x,
+             module_lambda_h => "mole.module_lambda_h" => mole.module_lambda_h,
+             sigmas => "hsic.sigmas" => hsic.sigmas, augment_crop => "augment.crop" => augment.crop,
+             augment_flip => "augment.flip" => augment.flip, lr_schedule => "lr_schedule" => lr_schedule);
         if let Some(p) = self.pooled {
             c.mole.pooled = p;
             c.hsic.pooled = p;
+            flag("mole.pooled");
+            flag("hsic.pooled");
         }
-        if let Some(v) = self.augment_crop {
-            c.augment.crop = v;
+        macro_rules! set_option {
+            ($($flag:ident => $key:literal),* $(,)?) => {$(
+                if self.$flag.is_some() { c.$flag = self.$flag.clone(); flag($key); }
+            )*};
         }
-        if let Some(v) = self.augment_flip {
-            c.augment.flip = v;
-        }
-        if self.train_samples.is_some() {
-            c.train_samples = self.train_samples;
-        }
-        if self.test_samples.is_some() {
-            c.test_samples = self.test_samples;
-        }
-        if self.data_dir.is_some() {
-            c.data_dir = self.data_dir.clone();
-        }
-        if self.schedule.is_some() {
-            c.schedule = self.schedule;
-        }
-        if self.lr.is_some() {
-            c.lr = self.lr;
-        }
-        if self.head_lr.is_some() {
-            c.head_lr = self.head_lr;
-        }
-        if let Some(s) = self.lr_schedule {
-            c.lr_schedule = s;
-        }
-        if self.standardize.is_some() {
-            c.standardize = self.standardize;
-        }
-        if self.out.is_some() {
-            c.out = self.out.clone();
-        }
+        set_option!(train_samples => "train_samples", test_samples => "test_samples",
+                    data_dir => "data_dir", schedule => "schedule", lr => "lr", head_lr => "head_lr",
+                    standardize => "standardize", out => "out");
         c.validate()?;
-        Ok(c)
+        Ok((c, given))
+    }
+}
+
+fn read_config(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|source| {
+        mole_train::config::ConfigError::Io {
+            path: path.into(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// A parse error of a config text, naming its file.
+fn named(path: &Path, e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<mole_train::config::ConfigError>() {
+        Ok(mole_train::config::ConfigError::Parse { message, .. }) => {
+            mole_train::config::ConfigError::Parse {
+                path: path.into(),
+                message,
+            }
+            .into()
+        }
+        Ok(other) => other.into(),
+        Err(e) => e,
     }
 }
 
@@ -435,30 +481,77 @@ fn resume_epoch(cfg: &TrainConfig, data: &mole_data::Split, dir: &Path) -> anyho
     Ok(mole_train::resume::checkpoint_epoch(&net, dir)?)
 }
 
+/// The data a run loads, before the default rules have seen it.
+enum Loaded {
+    Rows(mole_data::Split),
+    Graph(mole_data::GraphData),
+}
+
+/// Loads the data `cfg` names (rows as stored, no validation split yet), fills in the default
+/// rules for it and returns the resolved config with the data it trains on.
+fn resolve_defaults(mut cfg: TrainConfig, given: &Given) -> anyhow::Result<(TrainConfig, Data)> {
+    let loaded = if mole_data::is_graph_dataset(&cfg.dataset) {
+        Loaded::Graph(mole_train::graph::load_graph_data(&cfg)?)
+    } else {
+        Loaded::Rows(mole_train::data::load_rows(&cfg)?)
+    };
+    let profile = match &loaded {
+        Loaded::Rows(d) => mole_train::data::row_profile(d),
+        Loaded::Graph(d) => mole_train::data::graph_profile(d, cfg.folds),
+    };
+    let provenance = mole_train::defaults::resolve(&mut cfg, given, &profile)?;
+    cfg.provenance = Some(provenance);
+    cfg.validate()?;
+    let data = match loaded {
+        Loaded::Rows(d) => {
+            let d = mole_train::data::finish_rows(d, &cfg);
+            mole_train::train::check(&cfg, &d)?;
+            Data::Rows(d)
+        }
+        Loaded::Graph(d) => {
+            if given.contains_key("val_fraction") && matches!(d, mole_data::GraphData::Nodes(_)) {
+                return Err(mole_train::config::ConfigError::Invalid(
+                    "val_fraction: node-level tasks validate on the split's 500 validation \
+                     nodes; leave it unset"
+                        .into(),
+                )
+                .into());
+            }
+            mole_train::graph::check_graph(&cfg, &d)?;
+            Data::Graph(d)
+        }
+    };
+    Ok((cfg, data))
+}
+
 /// Runs `mole train`. `no_arguments` turns the BP comparison on.
 pub fn run(args: &TrainArgs, no_arguments: bool) -> anyhow::Result<()> {
-    let cfg = args.resolve()?;
+    if args.list_presets {
+        crate::presets::print_list();
+        return Ok(());
+    }
+    let (cfg, given) = args.resolve()?;
     if cfg.async_.distributed == Distributed::Mpi {
         // Before MPI starts: a bad config is one line and exit code 2 on every rank.
         cfg.validate()?;
-        return crate::mpi_cmd::run(cfg, |cfg| run_resolved(args, cfg, no_arguments));
+        return crate::mpi_cmd::run(cfg, |cfg| run_resolved(args, cfg, &given, no_arguments));
     }
-    run_resolved(args, cfg, no_arguments)
+    run_resolved(args, cfg, &given, no_arguments)
 }
 
-/// `mole train` once the config is known (on rank 0 of an MPI job: the coordinator).
-fn run_resolved(args: &TrainArgs, cfg: TrainConfig, no_arguments: bool) -> anyhow::Result<()> {
+/// `mole train` once the flags are read (on rank 0 of an MPI job: the coordinator).
+fn run_resolved(
+    args: &TrainArgs,
+    cfg: TrainConfig,
+    given: &Given,
+    no_arguments: bool,
+) -> anyhow::Result<()> {
+    let (mut cfg, data) = resolve_defaults(cfg.clone(), given)?;
+    if args.dry_run {
+        print!("{}", cfg.to_toml().context("serialising the config")?);
+        return Ok(());
+    }
     install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
-    let data = if mole_data::is_graph_dataset(&cfg.dataset) {
-        let d = mole_train::graph::load_graph_data(&cfg)?;
-        mole_train::graph::check_graph(&cfg, &d)?;
-        Data::Graph(d)
-    } else {
-        let d = mole_train::train::load_data(&cfg)?;
-        mole_train::train::check(&cfg, &d)?;
-        Data::Rows(d)
-    };
-    let mut cfg = cfg;
     if let Some(dir) = &args.resume {
         let Data::Rows(d) = &data else {
             anyhow::bail!("--resume: graph runs cannot be resumed (they have no async schedule)");
@@ -474,20 +567,29 @@ fn run_resolved(args: &TrainArgs, cfg: TrainConfig, no_arguments: bool) -> anyho
             );
         }
     }
-    let train = |cfg: &TrainConfig| match &data {
+    let train = |cfg: &TrainConfig, data: &Data| match data {
         Data::Rows(d) => run_one(cfg, d, args.quiet),
         Data::Graph(d) => run_graph(cfg, d, args.quiet),
     };
-    let mut rows = vec![train(&cfg)?];
+    let mut rows = vec![train(&cfg, &data)?];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp && args.resume.is_none() {
-        let mut bp = cfg.clone();
+        // Backprop on the same architecture: the user's settings and the local run's model,
+        // the rest by the rules for backprop.
+        let (mut bp, mut bp_given) = args.resolve()?;
         bp.method = Method::Bp;
         bp.schedule = None;
+        bp_given.remove("schedule");
+        let baseline = || Origin::Rule("--baseline: backprop on the local run's network".into());
+        bp_given.insert("method".into(), baseline());
+        bp.model = cfg.model.clone();
+        bp_given.insert("model".into(), baseline());
         bp.out = Some(match &cfg.out {
             Some(p) => PathBuf::from(format!("{}-bp", p.display())),
             None => default_run_dir("-bp"),
         });
-        rows.push(train(&bp)?);
+        bp_given.insert("out".into(), baseline());
+        let (bp, bp_data) = resolve_defaults(bp, &bp_given)?;
+        rows.push(train(&bp, &bp_data)?);
     }
     println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");

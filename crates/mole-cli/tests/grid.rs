@@ -45,7 +45,7 @@ fn train_on_mnist_subset(name: &str, method: &str, model: &str, extra: &[&str]) 
         .args(extra)
         .args(["--train-samples", "2000", "--test-samples", "1000"])
         .args(["--epochs", "3", "--head-epochs", "3", "--batch-size", "100"])
-        .args(["--standardize", "true", "--data-dir"])
+        .args(["--standardize", "true", "--val-fraction", "0", "--data-dir"])
         .arg(datasets())
         .arg("--out")
         .arg(&out_dir));

@@ -55,10 +55,14 @@ fn default_job_trains_mole_and_bp_on_digits_above_95_percent() {
         );
     }
     assert!(dir.join("run/weights/head.safetensors").is_file());
-    // metrics.csv: header, then 5 epochs × 3 layers (one row per layer) + 5 head epochs.
+    // metrics.csv: header, then per evaluated epoch one row per layer of the module trained
+    // (layers 1-2, then 3) and one per evaluated head epoch. The defaults give digits (1,437
+    // training rows in batches of 256) 167 epochs per learner, evaluated every 7th and the last.
+    assert_eq!(s["epochs"], 167);
+    let evaluated = (1..=167).filter(|e| e % 7 == 0 || *e == 167).count();
     let metrics = std::fs::read_to_string(dir.join("run/metrics.csv")).unwrap();
     assert!(metrics.starts_with("epoch,stage,module,layer,loss,i_tx,i_ty"));
-    assert_eq!(metrics.lines().count(), 1 + 15 + 5);
+    assert_eq!(metrics.lines().count(), 1 + evaluated * (3 + 1));
 }
 
 #[test]
@@ -328,7 +332,14 @@ fn local_training_holds_less_heap_than_backprop_on_a_deep_mlp() {
                 schedule,
             ])
             .args(["--epochs", "1", "--head-epochs", "1", "--batch-size", "256"])
-            .args(["--train-samples", "2048", "--test-samples", "500"])
+            .args([
+                "--train-samples",
+                "2048",
+                "--test-samples",
+                "500",
+                "--val-fraction",
+                "0",
+            ])
             // At batch 256 the objective's Gram matrices (and the eigendecompositions of the
             // default α = 1.01) are small next to sixteen layers' activations; at batch 1024
             // they are as large as the activations (see the README's memory table).

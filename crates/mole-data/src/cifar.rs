@@ -86,5 +86,6 @@ pub fn load_cifar10(dir: &Path) -> Result<Split> {
     Ok(Split {
         train: concat(train),
         test: read_cifar_batch(&folder.join("test_batch.bin"))?,
+        val: None,
     })
 }

@@ -138,12 +138,15 @@ impl Dataset {
     }
 }
 
-/// A train/test pair. `train` is what local objectives and the head learn from; `test` is
-/// only ever used for evaluation.
+/// A train/test pair, optionally with validation rows carved from the training data.
+/// `train` is what local objectives and the head learn from; `val` picks the head's epoch;
+/// `test` is only ever used for evaluation, never for a choice.
 #[derive(Clone, Debug)]
 pub struct Split {
     /// Training samples.
     pub train: Dataset,
     /// Held-out test samples.
     pub test: Dataset,
+    /// Validation samples (disjoint from `train`), when a fraction was held out.
+    pub val: Option<Dataset>,
 }

@@ -8,7 +8,7 @@
 use crate::csv::{HeaderMode, read_labelled_csv};
 use crate::error::{DataError, Result};
 use crate::idx::read_idx_images;
-use crate::split::{Standardizer, channel_statistics, normalize_channels, stratified_split};
+use crate::split::stratified_split;
 use crate::{Dataset, Split};
 use std::path::{Path, PathBuf};
 
@@ -24,9 +24,9 @@ pub struct DataOptions {
     pub test_fraction: f64,
     /// Seed of the split.
     pub seed: u64,
-    /// Standardise features with training-set statistics; `None` means the dataset's default
-    /// (on for tabular data, off for images and digits, which are scaled to [0, 1]). Images are
-    /// normalised per channel, `x' = (x − μ_c) / σ_c`, not per pixel.
+    /// `Some(true)`: standardise features with training-set statistics (images per channel,
+    /// `x' = (x − μ_c) / σ_c`, not per pixel); `None` or `Some(false)`: the values as stored
+    /// (the training crate's default rules decide, from the data).
     pub standardize: Option<bool>,
     /// Header handling for `csv:PATH`.
     pub header: HeaderMode,
@@ -75,7 +75,7 @@ pub const NAMED_DATASETS: &[&str] = &[
 /// Loads a named dataset (or `csv:PATH`) and returns its train/test split.
 pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
     let dir = opts.dir();
-    let (split, standardize_default) = match name {
+    let split = match name {
         "digits" => {
             let path = Path::new("<embedded digits.csv.gz>");
             let mut text = String::new();
@@ -86,7 +86,7 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
             .map_err(|e| DataError::io(path, e))?;
             let mut d = crate::csv::parse_labelled_csv(&text, path, HeaderMode::Absent)?;
             d.features.iter_mut().for_each(|v| *v /= 16.0);
-            (stratified_split(&d, opts.test_fraction, opts.seed), false)
+            stratified_split(&d, opts.test_fraction, opts.seed)
         }
         "iris" | "wine" | "breast-cancer" => {
             let file = match name {
@@ -100,31 +100,22 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
                 uci_hint(file),
             )?;
             let d = read_labelled_csv(&path, HeaderMode::Auto)?;
-            (stratified_split(&d, opts.test_fraction, opts.seed), true)
+            stratified_split(&d, opts.test_fraction, opts.seed)
         }
-        "mnist" | "fashion-mnist" => (load_idx_pair(name, &dir)?, false),
-        "cifar10" => (crate::cifar::load_cifar10(&dir)?, false),
+        "mnist" | "fashion-mnist" => load_idx_pair(name, &dir)?,
+        "cifar10" => crate::cifar::load_cifar10(&dir)?,
         other => {
             if let Some(path) = other.strip_prefix("csv:") {
                 let d = read_labelled_csv(Path::new(path), opts.header)?;
-                (stratified_split(&d, opts.test_fraction, opts.seed), true)
+                stratified_split(&d, opts.test_fraction, opts.seed)
             } else {
                 return Err(DataError::Unknown(other.to_string()));
             }
         }
     };
     let mut split = split;
-    if opts.standardize.unwrap_or(standardize_default) {
-        if matches!(split.train.shape, crate::SampleShape::Image { .. }) {
-            // Images: one mean and standard deviation per channel (training statistics).
-            let (mean, std) = channel_statistics(&split.train);
-            normalize_channels(&mut split.train, &mean, &std);
-            normalize_channels(&mut split.test, &mean, &std);
-        } else {
-            let s = Standardizer::fit(&split.train);
-            s.apply(&mut split.train);
-            s.apply(&mut split.test);
-        }
+    if opts.standardize == Some(true) {
+        crate::split::standardize_split(&mut split);
     }
     Ok(split)
 }
@@ -172,6 +163,7 @@ fn load_idx_pair(name: &str, dir: &Path) -> Result<Split> {
     Ok(Split {
         train: load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
         test: load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
+        val: None,
     })
 }
 

@@ -40,7 +40,47 @@ pub fn stratified_split(data: &Dataset, test_fraction: f64, seed: u64) -> Split 
     Split {
         train: data.subset(&train),
         test: data.subset(&test),
+        val: None,
     }
+}
+
+/// Moves a stratified, seeded `fraction` of `split.train` into `split.val` (see
+/// [`stratified_split`]); `fraction = 0` leaves the split as it is.
+pub fn carve_validation(split: &mut Split, fraction: f64, seed: u64) {
+    if fraction <= 0.0 || split.train.len() < 2 {
+        return;
+    }
+    let parts = stratified_split(&split.train, fraction.min(0.99), seed ^ 0x5a11_da7e);
+    if parts.test.is_empty() || parts.train.is_empty() {
+        return;
+    }
+    split.train = parts.train;
+    split.val = Some(parts.test);
+}
+
+/// Standardises `split` with its training statistics: images per channel,
+/// `x' = (x − μ_c) / σ_c`, vectors per feature ([`Standardizer`]); validation and test rows get
+/// the same transform.
+pub fn standardize_split(split: &mut Split) {
+    let rest = std::iter::once(&mut split.test).chain(split.val.as_mut());
+    if matches!(split.train.shape, crate::SampleShape::Image { .. }) {
+        let (mean, std) = channel_statistics(&split.train);
+        normalize_channels(&mut split.train, &mean, &std);
+        for d in rest {
+            normalize_channels(d, &mean, &std);
+        }
+    } else {
+        let s = Standardizer::fit(&split.train);
+        s.apply(&mut split.train);
+        for d in rest {
+            s.apply(d);
+        }
+    }
+}
+
+/// True when every feature value of `data` lies in `[0, 1]` (pixels, scaled counts).
+pub fn in_unit_range(data: &Dataset) -> bool {
+    data.features.iter().all(|v| (0.0..=1.0).contains(v))
 }
 
 /// Per-feature mean and standard deviation, estimated on one dataset (the training set) and
@@ -165,6 +205,38 @@ mod tests {
             .collect();
         all.sort_by(f32::total_cmp);
         assert_eq!(all, (0..100).map(|i| i as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn validation_is_carved_from_training_rows_only() {
+        let labels: Vec<usize> = (0..100).map(|i| i % 2).collect();
+        let data = Dataset::new(
+            (0..100).map(|i| i as f32).collect(),
+            labels,
+            SampleShape::Vector(1),
+            2,
+        );
+        let mut s = stratified_split(&data, 0.2, 1);
+        let test = s.test.features.clone();
+        let train: std::collections::BTreeSet<u32> =
+            s.train.features.iter().map(|v| *v as u32).collect();
+        carve_validation(&mut s, 0.25, 1);
+        let val = s.val.as_ref().unwrap();
+        assert_eq!(val.class_counts(), vec![10, 10]);
+        assert_eq!(s.train.len(), 60);
+        assert_eq!(s.test.features, test, "the test rows are untouched");
+        assert!(val.features.iter().all(|v| train.contains(&(*v as u32))));
+        assert!(val.features.iter().all(|v| !s.train.features.contains(v)));
+        let mut none = stratified_split(&data, 0.2, 1);
+        carve_validation(&mut none, 0.0, 1);
+        assert!(none.val.is_none() && none.train.len() == 80);
+        assert!(in_unit_range(&Dataset::new(
+            vec![0.0, 1.0],
+            vec![0, 0],
+            SampleShape::Vector(1),
+            1
+        )));
+        assert!(!in_unit_range(&data));
     }
 
     #[test]

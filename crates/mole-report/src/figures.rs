@@ -98,10 +98,9 @@ pub fn info_plane(
 fn evaluations(rows: &[MetricRow]) -> Vec<(f64, &MetricRow)> {
     let mut out: Vec<(f64, &MetricRow)> = Vec::new();
     let mut last: Option<(usize, Option<u64>)> = None;
-    for r in rows
-        .iter()
-        .filter(|r| r.test_accuracy.is_some() || r.train_accuracy.is_some())
-    {
+    for r in rows.iter().filter(|r| {
+        r.test_accuracy.is_some() || r.train_accuracy.is_some() || r.val_accuracy.is_some()
+    }) {
         let key = (r.epoch, r.seconds.map(f64::to_bits));
         if last != Some(key) {
             out.push((out.len() as f64 + 1.0, r));
@@ -175,11 +174,12 @@ pub fn curves(rows: &[MetricRow], run_title: &str) -> CurvesPlot {
                 legend_bottom: false,
             },
             Panel {
-                title: "head accuracy: train vs test".into(),
+                title: "head accuracy: train, validation, test".into(),
                 x_desc: "evaluated epoch (running count)".into(),
                 y_desc: "accuracy (%)".into(),
                 series: vec![
                     series("train", acc(|r| r.train_accuracy), true),
+                    series("validation", acc(|r| r.val_accuracy), true),
                     series("test", acc(|r| r.test_accuracy), false),
                 ]
                 .into_iter()

@@ -30,6 +30,9 @@ pub struct MetricRow {
     pub test_accuracy: Option<f64>,
     /// Seconds since training started.
     pub seconds: Option<f64>,
+    /// Head accuracy on the validation rows (absent in older run directories and without a
+    /// validation split).
+    pub val_accuracy: Option<f64>,
 }
 
 impl MetricRow {
@@ -108,6 +111,7 @@ pub fn parse_metrics(path: &Path, text: &str) -> Result<Vec<MetricRow>, ReportEr
             train_accuracy: num("train_accuracy")?,
             test_accuracy: num("test_accuracy")?,
             seconds: num("seconds")?,
+            val_accuracy: num("val_accuracy")?,
         });
     }
     Ok(rows)
@@ -132,6 +136,16 @@ mod tests {
         assert!(rows[1].is_head());
         assert_eq!(rows[1].test_accuracy, Some(0.91));
         assert_eq!(rows[1].i_tx, None);
+        assert_eq!(
+            rows[1].val_accuracy, None,
+            "older files have no val_accuracy column"
+        );
+        let rows = parse_metrics(
+            Path::new("m.csv"),
+            "epoch,stage,module,layer,test_accuracy,val_accuracy\n3,head,2,0,0.9,0.85\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].val_accuracy, Some(0.85));
     }
 
     #[test]

@@ -243,6 +243,11 @@ pub struct TrainConfig {
     pub data_dir: Option<PathBuf>,
     /// Held-out fraction for datasets without a test split.
     pub test_fraction: f64,
+    /// Fraction of the training rows (graph-level: of the training folds' graphs) held out,
+    /// stratified and seeded, to validate the head's epochs: the epoch with the best validation
+    /// accuracy is the one kept and reported. 0: no validation, the last epoch is kept.
+    /// Node-level tasks validate on the split's 500 validation nodes instead.
+    pub val_fraction: f64,
     /// Standardise features (default: per dataset).
     pub standardize: Option<bool>,
     /// Model spec, e.g. `mlp:256,256,256`.
@@ -321,6 +326,10 @@ pub struct TrainConfig {
     /// Set from the checkpoints, never read from a config file.
     #[serde(skip)]
     pub resume_epoch: usize,
+    /// Where every value came from (flag, file, default rule), when the default rules resolved
+    /// this config; `config.toml` then carries it as comments. Never read from a file.
+    #[serde(skip)]
+    pub provenance: Option<crate::defaults::Provenance>,
 }
 
 impl Default for TrainConfig {
@@ -329,6 +338,7 @@ impl Default for TrainConfig {
             dataset: "digits".into(),
             data_dir: None,
             test_fraction: 0.2,
+            val_fraction: 0.0,
             standardize: None,
             model: "mlp:256,256,256".into(),
             group: Vec::new(),
@@ -364,6 +374,7 @@ impl Default for TrainConfig {
             hsic: HsicSettings::default(),
             async_: AsyncSettings::default(),
             resume_epoch: 0,
+            provenance: None,
         }
     }
 }
@@ -422,6 +433,15 @@ impl TrainConfig {
         })
     }
 
+    /// The config as the text of a `config.toml`: with every value's origin as a comment when
+    /// the default rules resolved it.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        match &self.provenance {
+            Some(p) => crate::defaults::annotated_toml(self, p),
+            None => toml::to_string(self),
+        }
+    }
+
     /// The schedule actually used.
     pub fn schedule(&self) -> ScheduleKind {
         self.schedule.unwrap_or(match self.method {
@@ -430,26 +450,18 @@ impl TrainConfig {
         })
     }
 
-    /// Layers per module for a model of `layers` layers: `group` when it is set; otherwise one
-    /// layer per module, except MOLE on an `mlp:` or `cnn:` model of three or more layers, whose
-    /// first module takes the first two layers. Measured on MNIST (`mlp:256,256,256`): a single
-    /// dense layer already saturates I(T;Y) at ≈ log2 C bits on a batch without making the
-    /// classes linearly separable, and the modules above it then have nothing left to gain (one
-    /// module 0.948, three 0.948, first two layers together 0.969 at α = 2). The same holds for
-    /// conv blocks on MNIST: `cnn:16,32` with one block per module 0.950, `cnn:16,32,32` with the
-    /// first two together 0.971, `cnn:16,32` as one module 0.980.
+    /// Layers per module for a model of `layers` layers: `group` when it is set, otherwise
+    /// the default rule [`crate::defaults::default_groups`] for this method and model.
     pub fn module_groups(&self, layers: usize) -> Vec<usize> {
         if !self.group.is_empty() {
             return self.group.clone();
         }
-        let model = self.model.trim();
-        let plain = model.starts_with("mlp:") || model.starts_with("cnn:");
-        if self.method == Method::Mole && plain && layers >= 3 {
-            let mut g = vec![2];
-            g.extend(std::iter::repeat_n(1, layers - 2));
-            return g;
+        match self.model.parse::<mole_nn::ModelSpec>() {
+            Ok(spec) if spec.layers.len() == layers => {
+                crate::defaults::default_groups(self.method, &spec)
+            }
+            _ => vec![1; layers],
         }
-        vec![1; layers]
     }
 
     /// The module learning rate actually used.
@@ -482,6 +494,12 @@ impl TrainConfig {
             return bad(format!(
                 "test_fraction = {} (must be in [0, 1))",
                 self.test_fraction
+            ));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return bad(format!(
+                "val_fraction = {} (must be in [0, 1))",
+                self.val_fraction
             ));
         }
         if let Some(lr) = self.lr
@@ -707,21 +725,25 @@ mod tests {
     }
 
     #[test]
-    fn mole_mlps_and_cnns_group_their_first_two_layers_by_default() {
+    fn module_groups_follow_the_default_rule_unless_given() {
         let mut cfg = TrainConfig::default();
         assert_eq!(cfg.module_groups(3), vec![2, 1]);
+        cfg.model = "mlp:8,8,8,8".into();
         assert_eq!(cfg.module_groups(4), vec![2, 1, 1]);
+        cfg.model = "mlp:8,8".into();
         assert_eq!(cfg.module_groups(2), vec![1, 1]);
-        cfg.group = vec![1, 1, 1];
-        assert_eq!(cfg.module_groups(3), vec![1, 1, 1]);
+        cfg.group = vec![1, 1];
+        assert_eq!(cfg.module_groups(2), vec![1, 1]);
         cfg.group.clear();
+        cfg.model = "mlp:256,256,256".into();
         cfg.method = Method::Hsic;
         assert_eq!(cfg.module_groups(3), vec![1, 1, 1]);
         cfg.method = Method::Mole;
         cfg.model = "cnn:8,16,32".into();
         assert_eq!(cfg.module_groups(3), vec![2, 1]);
-        assert_eq!(cfg.module_groups(2), vec![1, 1]);
         cfg.model = "seq:conv(8),maxpool(2),conv(16),maxpool(2),dense(32)".into();
+        assert_eq!(cfg.module_groups(3), vec![2, 1]);
+        // A layer count that is not the model's (a combined network): one layer per module.
         assert_eq!(cfg.module_groups(5), vec![1; 5]);
     }
 }

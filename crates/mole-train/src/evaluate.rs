@@ -48,19 +48,34 @@ pub fn map_dataset(
 
 /// Fraction of `data` the network (modules, then head) classifies correctly.
 pub fn accuracy(net: &Network, data: &Dataset, device: &Device) -> f64 {
+    accuracy_and_loss(net, data, device).0
+}
+
+/// Accuracy and mean cross-entropy (nats) of the network's class scores on `data`:
+/// `−(1/n) Σ_i log softmax(z_i)_{y_i}`.
+pub fn accuracy_and_loss(net: &Network, data: &Dataset, device: &Device) -> (f64, f64) {
     let (logits, c) = map_dataset(data, device, |x| net.predict(x));
-    let correct = logits
-        .chunks(c)
-        .zip(&data.labels)
-        .filter(|(row, l)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
-            best == **l
-        })
-        .count();
-    correct as f64 / data.len().max(1) as f64
+    scores_accuracy_and_loss(&logits, c, &data.labels)
+}
+
+/// Accuracy and mean cross-entropy of row-major class scores `logits` (`c` per row).
+pub fn scores_accuracy_and_loss(logits: &[f32], c: usize, labels: &[usize]) -> (f64, f64) {
+    if c == 0 || labels.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut correct, mut loss) = (0usize, 0f64);
+    for (row, &l) in logits.chunks(c).zip(labels) {
+        let best = row
+            .iter()
+            .enumerate()
+            .fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
+        correct += usize::from(best == l);
+        let max = row[best] as f64;
+        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+        loss += max + sum.ln() - row[l] as f64;
+    }
+    let n = labels.len() as f64;
+    (correct as f64 / n, loss / n)
 }
 
 /// The HSIC code's unformatted accuracy for outputs with as many units as classes: for each class

@@ -3,6 +3,9 @@
 
 pub mod batches;
 pub mod config;
+pub mod data;
+pub mod defaults;
+pub mod early_stop;
 pub mod evaluate;
 pub mod graph;
 pub mod memory;

@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "epoch,stage,module,layer,loss,i_tx,i_ty,nhsic_tx,nhsic_ty,train_accuracy,test_accuracy,seconds";
+pub const METRICS_HEADER: &str = "epoch,stage,module,layer,loss,i_tx,i_ty,nhsic_tx,nhsic_ty,train_accuracy,test_accuracy,val_accuracy,seconds";
 
 /// One row of `metrics.csv`: a layer's measures after an epoch of the module that owns it
 /// (`stage = module`), or the head after one of its epochs (`stage = head`, layer 0).
@@ -49,6 +49,9 @@ pub struct MetricRow {
     pub test_accuracy: f64,
     /// Wall-clock seconds since training started.
     pub seconds: f64,
+    /// Head accuracy on the validation rows (NaN when there are none, or before the head has
+    /// trained).
+    pub val_accuracy: f64,
 }
 
 fn num(v: f64) -> String {
@@ -139,7 +142,7 @@ impl RunDir {
         });
         writeln!(
             self.metrics,
-            "{},{},{},{},{},{},{},{},{},{},{},{:.3}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.3}",
             r.epoch,
             r.stage,
             r.module,
@@ -151,6 +154,7 @@ impl RunDir {
             num(d.nhsic_ty),
             num(r.train_accuracy),
             num(r.test_accuracy),
+            num(r.val_accuracy),
             r.seconds
         )?;
         self.metrics.flush()

@@ -53,6 +53,8 @@ pub struct Session<'a> {
     pub last_accuracy: (f64, f64),
     /// Epochs begun so far; the augmentation round of the batches drawn now.
     round: u64,
+    /// The weights of the best validation epoch (early stopping of the head).
+    pub keep: crate::early_stop::KeepBest,
 }
 
 impl<'a> Session<'a> {
@@ -104,6 +106,7 @@ impl<'a> Session<'a> {
             bar: None,
             last_accuracy: (f64::NAN, f64::NAN),
             round: 0,
+            keep: Default::default(),
         })
     }
 
@@ -198,6 +201,12 @@ impl<'a> Session<'a> {
             bar.finish_and_clear();
         }
         let t0 = Instant::now();
+        if epoch != epochs && !epoch.is_multiple_of(self.cfg.eval_every.max(1)) {
+            // Not an evaluation epoch: the losses keep accumulating for the next row.
+            self.checkpoint(trained, epoch)?;
+            self.eval_seconds += t0.elapsed().as_secs_f64();
+            return Ok(());
+        }
         let k_modules = self.net.modules.len();
         let plain = self.plain_device();
         let (train_acc, test_acc) = if self.head_trained {
@@ -208,6 +217,17 @@ impl<'a> Session<'a> {
         } else {
             (f64::NAN, f64::NAN)
         };
+        let val = match (&self.data.val, self.head_trained) {
+            (Some(v), true) => evaluate::accuracy_and_loss(&self.net, v, &plain),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let stage = match trained {
+            Trained::Module(_) => "module",
+            Trained::All => "all",
+            Trained::Head => "head",
+        };
+        self.keep
+            .offer(&self.net, stage, epoch, val, (train_acc, test_acc));
         self.last_accuracy = (train_acc, test_acc);
         let seconds = self.start.elapsed().as_secs_f64();
         let mut rows = Vec::new();
@@ -237,6 +257,7 @@ impl<'a> Session<'a> {
                     train_accuracy: train_acc,
                     test_accuracy: test_acc,
                     seconds,
+                    val_accuracy: val.0,
                 });
             }
         }
@@ -256,6 +277,7 @@ impl<'a> Session<'a> {
                 train_accuracy: train_acc,
                 test_accuracy: test_acc,
                 seconds,
+                val_accuracy: val.0,
             });
         }
         for r in &rows {
@@ -275,6 +297,9 @@ impl<'a> Session<'a> {
                 );
             }
         }
+        if !val.0.is_nan() {
+            line += &format!(" | val acc {:.4}", val.0);
+        }
         if !test_acc.is_nan() {
             line += &format!(" | test acc {test_acc:.4}");
         }
@@ -285,6 +310,24 @@ impl<'a> Session<'a> {
         self.checkpoint(trained, epoch)?;
         self.eval_seconds += t0.elapsed().as_secs_f64();
         Ok(())
+    }
+
+    /// Once the schedule is done: puts back the weights of the best validation epoch (when
+    /// there are validation rows), makes its accuracies the final ones, and writes its weights
+    /// to `weights/kept/`. Returns the kept epoch.
+    pub fn keep_best(&mut self) -> anyhow::Result<Option<crate::early_stop::KeptEpoch>> {
+        let Some(k) = self.keep.restore(&mut self.net)?.cloned() else {
+            return Ok(None);
+        };
+        self.last_accuracy = (k.train_accuracy, k.test_accuracy);
+        write_kept(self.run, &self.net, &k)?;
+        if !self.quiet {
+            eprintln!(
+                "kept {} epoch {} (best validation accuracy {:.4}): test acc {:.4}",
+                k.stage, k.epoch, k.val_accuracy, k.test_accuracy
+            );
+        }
+        Ok(Some(k))
     }
 
     /// The trained network, once the schedule is done.
@@ -332,6 +375,27 @@ pub fn checkpoint(
         let bytes = to_safetensors(&named_params(&module.stage), meta);
         run.write(&format!("weights/{name}.safetensors"), &bytes)
             .with_context(|| format!("writing weights/{name}.safetensors"))?;
+    }
+    Ok(())
+}
+
+/// Writes the weights of every learner of `net` (the kept epoch's) to `weights/kept/`.
+pub fn write_kept(
+    run: &RunDir,
+    net: &Network,
+    kept: &crate::early_stop::KeptEpoch,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(run.path.join("weights/kept")).context("creating weights/kept")?;
+    let head = net.head.iter().map(|h| ("head".to_string(), h));
+    let modules = (net.modules.iter().enumerate()).map(|(k, m)| (format!("module_{}", k + 1), m));
+    for (name, module) in modules.chain(head) {
+        let mut meta = BTreeMap::new();
+        meta.insert("module".into(), module.name.clone());
+        meta.insert("kept_stage".into(), kept.stage.to_string());
+        meta.insert("kept_epoch".into(), kept.epoch.to_string());
+        let bytes = to_safetensors(&named_params(&module.stage), meta);
+        run.write(&format!("weights/kept/{name}.safetensors"), &bytes)
+            .with_context(|| format!("writing weights/kept/{name}.safetensors"))?;
     }
     Ok(())
 }

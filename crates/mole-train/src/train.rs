@@ -11,7 +11,7 @@ use crate::schedule::{AsyncSchedule, Schedule, SequentialSchedule, SimultaneousS
 use crate::session::Session;
 use anyhow::Context;
 use burn::tensor::Device;
-use mole_data::{DataOptions, Split};
+use mole_data::Split;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -107,6 +107,13 @@ pub struct Summary {
     /// Graph data: seconds of training per epoch (module, head and backprop epochs alike).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_per_epoch: Option<f64>,
+    /// Validation accuracy of the kept epoch (absent without validation data); the test
+    /// accuracy above is that epoch's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+    /// The epoch validation chose, e.g. `head 7` (its weights are in `weights/kept/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_epoch: Option<String>,
 }
 
 /// One branch of a σ-combined network.
@@ -120,28 +127,7 @@ pub struct BranchSummary {
     pub train_seconds: f64,
 }
 
-/// Loads the dataset a config names.
-pub fn load_data(cfg: &TrainConfig) -> anyhow::Result<Split> {
-    let opts = DataOptions {
-        data_dir: cfg.data_dir.clone(),
-        test_fraction: cfg.test_fraction,
-        seed: cfg.seed,
-        standardize: cfg.standardize,
-        header: mole_data::HeaderMode::Auto,
-    };
-    let mut split = mole_data::load(&cfg.dataset, &opts)?;
-    if let Some(n) = cfg.train_samples.filter(|&n| n < split.train.len()) {
-        split.train = split
-            .train
-            .subset(&balanced_sample(&split.train, n, cfg.seed));
-    }
-    if let Some(n) = cfg.test_samples.filter(|&n| n < split.test.len()) {
-        split.test = split
-            .test
-            .subset(&balanced_sample(&split.test, n, cfg.seed ^ 0x7e57));
-    }
-    Ok(split)
-}
+pub use crate::data::load_data;
 
 /// Checks that the network a config describes can be built for `data` (model spec, grouping,
 /// objective settings), without creating anything on disk.
@@ -196,7 +182,7 @@ pub fn train_with(
     let seed_device = Device::flex();
     seed_device.seed(cfg.seed);
     let device = seed_device.autodiff();
-    let config_text = toml::to_string(cfg).context("serialising the config")?;
+    let config_text = cfg.to_toml().context("serialising the config")?;
     run.write("config.toml", config_text.as_bytes())
         .context("writing config.toml")?;
     if cfg.method == Method::Hsic && !cfg.hsic.sigmas.is_empty() {
@@ -245,9 +231,7 @@ fn train_sigma_combined(
         let mut sub = RunDir::create(&dir)?;
         sub.write(
             "config.toml",
-            toml::to_string(&c)
-                .context("serialising the config")?
-                .as_bytes(),
+            c.to_toml().context("serialising the config")?.as_bytes(),
         )
         .context("writing config.toml")?;
         if !quiet {
@@ -327,6 +311,7 @@ fn fit(
     let window = MemoryWindow::start();
     schedule.run(&mut session)?;
     let memory = window.end();
+    let kept = session.keep_best()?;
     let train_seconds = session.train_seconds();
     let samples_seen = session.samples_seen;
     let (train_accuracy, test_accuracy) = session.last_accuracy;
@@ -446,6 +431,8 @@ fn fit(
         test_accuracy_std: None,
         fold_test_accuracies: None,
         seconds_per_epoch: None,
+        val_accuracy: kept.as_ref().map(|k| k.val_accuracy),
+        kept_epoch: kept.as_ref().map(|k| format!("{} {}", k.stage, k.epoch)),
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     session

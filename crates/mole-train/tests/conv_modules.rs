@@ -16,6 +16,8 @@ fn setup(method: Method) -> (Network, Features, Target) {
     let cfg = TrainConfig {
         method,
         model: "seq:conv(4),maxpool(2),res(k=3),conv(6,k=3,s=2)".into(),
+        // One layer per module (the default would put the first two together).
+        group: vec![1, 1, 1],
         ..TrainConfig::default()
     };
     let net = Network::build(&cfg, &[2, 8, 8], 3, &device, None).unwrap();

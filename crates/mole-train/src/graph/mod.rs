@@ -110,7 +110,7 @@ fn one_run(
     seed_device.seed(cfg.seed);
     let device = seed_device.autodiff();
     let net = build(cfg, data, &device)?;
-    let config_text = toml::to_string(cfg).context("serialising the config")?;
+    let config_text = cfg.to_toml().context("serialising the config")?;
     run.write("config.toml", config_text.as_bytes())
         .context("writing config.toml")?;
     let result = train_on_graph(cfg, source, net, device, run, quiet)?;
@@ -148,11 +148,37 @@ fn one_run(
         test_accuracy_std: None,
         fold_test_accuracies: None,
         seconds_per_epoch: Some(result.train_seconds / result.epochs_run.max(1) as f64),
+        val_accuracy: result.kept.as_ref().map(|k| k.val_accuracy),
+        kept_epoch: result
+            .kept
+            .as_ref()
+            .map(|k| format!("{} {}", k.stage, k.epoch)),
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     run.write("summary.json", json.as_bytes())
         .context("writing summary.json")?;
     Ok((result, summary))
+}
+
+/// Splits the training graphs `train` into (training, validation): a stratified, seeded
+/// `cfg.val_fraction` of them validates the head's epochs (none when it is 0).
+fn hold_out(
+    train: &[usize],
+    labels: &[usize],
+    classes: usize,
+    cfg: &TrainConfig,
+    fold: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    if cfg.val_fraction <= 0.0 {
+        return (train.to_vec(), Vec::new());
+    }
+    let of_train: Vec<usize> = train.iter().map(|&g| labels[g]).collect();
+    let k = (1.0 / cfg.val_fraction).round().max(2.0) as usize;
+    let parts = stratified_folds(&of_train, classes, k, cfg.seed ^ 0x7a1 ^ fold as u64);
+    let val: Vec<usize> = parts[0].iter().map(|&i| train[i]).collect();
+    let mut rest: Vec<usize> = parts[1..].iter().flatten().map(|&i| train[i]).collect();
+    rest.sort_unstable();
+    (rest, val)
 }
 
 /// Trains on a graph dataset: one run on the node split, or `cfg.folds`-fold stratified
@@ -168,7 +194,8 @@ pub fn train_graph(
     match data {
         GraphData::Nodes(d) => {
             let split = d.split(TRAIN_PER_CLASS, VALIDATION_NODES, TEST_NODES, cfg.seed);
-            let source = GraphSource::nodes(cfg, d, split.train, split.test, &plain);
+            let source =
+                GraphSource::nodes(cfg, d, split.train, split.validation, split.test, &plain);
             Ok(one_run(cfg, &source, data, run, quiet)?.1)
         }
         GraphData::Graphs(set) => {
@@ -182,9 +209,11 @@ pub fn train_graph(
                     .filter(|(g, _)| *g != f)
                     .flat_map(|(_, v)| v.iter().copied())
                     .collect();
+                let (train, val) = hold_out(&train, &set.labels, set.num_classes, cfg, f);
                 let source = GraphSource::Graphs {
                     data: set,
                     train,
+                    val,
                     test: test.clone(),
                     readout: readout(cfg),
                     aggregate: cfg.mole.joint_target == "label+aggregate",
@@ -235,7 +264,7 @@ pub fn train_graph(
                 heap_at_start_bytes: most.heap_at_start_bytes,
                 ..first
             };
-            let config_text = toml::to_string(cfg).context("serialising the config")?;
+            let config_text = cfg.to_toml().context("serialising the config")?;
             run.write("config.toml", config_text.as_bytes())
                 .context("writing config.toml")?;
             let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;

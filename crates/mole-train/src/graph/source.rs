@@ -44,6 +44,8 @@ pub enum GraphSource<'a> {
         num_classes: usize,
         /// Labelled training nodes.
         train: Vec<usize>,
+        /// Validation nodes (they pick the head's epoch).
+        val: Vec<usize>,
         /// Test nodes.
         test: Vec<usize>,
         /// The input terms score a sample of all nodes (`x_nodes = "all"`).
@@ -55,6 +57,8 @@ pub enum GraphSource<'a> {
         data: &'a GraphSet,
         /// Training graphs.
         train: Vec<usize>,
+        /// Validation graphs, held out of the training folds (they pick the head's epoch).
+        val: Vec<usize>,
         /// Test graphs.
         test: Vec<usize>,
         /// The pooling of the objectives and the head.
@@ -75,11 +79,12 @@ fn aggregate(x: Tensor<2>, graph: &GraphBatch) -> Tensor<2> {
 }
 
 impl<'a> GraphSource<'a> {
-    /// A node-level source over `data` with the given training and test nodes.
+    /// A node-level source over `data` with the given training, validation and test nodes.
     pub fn nodes(
         cfg: &TrainConfig,
         data: &NodeDataset,
         train: Vec<usize>,
+        val: Vec<usize>,
         test: Vec<usize>,
         device: &Device,
     ) -> Self {
@@ -101,6 +106,7 @@ impl<'a> GraphSource<'a> {
             labels: data.labels.clone(),
             num_classes: data.num_classes,
             train,
+            val,
             test,
             x_all: cfg.x_nodes == "all",
         }
@@ -256,5 +262,14 @@ impl<'a> GraphSource<'a> {
             }
         };
         self.step(&items, device)
+    }
+
+    /// The validation items as one evaluation step (none when there are none).
+    pub fn val_step(&self, device: &Device) -> Option<GraphStep> {
+        match self {
+            GraphSource::Nodes { val, .. } | GraphSource::Graphs { val, .. } => {
+                (!val.is_empty()).then(|| self.step(val, device))
+            }
+        }
     }
 }

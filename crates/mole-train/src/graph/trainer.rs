@@ -4,7 +4,7 @@
 
 use super::source::{GraphSource, GraphStep};
 use crate::config::{ScheduleKind, TrainConfig};
-use crate::evaluate::{EvalBatch, argmax_rows};
+use crate::evaluate::EvalBatch;
 use crate::module::{LocalModule, Stage, make_optimizer};
 use crate::network::Network;
 use crate::objective::{Objective, TargetView};
@@ -34,6 +34,8 @@ pub struct GraphRun {
     pub items_seen: u64,
     /// Memory of the training window (schedule only, not the embeddings written after it).
     pub memory: crate::memory::MemoryUse,
+    /// The epoch the validation items chose (its weights are the ones in `net`).
+    pub kept: Option<crate::early_stop::KeptEpoch>,
 }
 
 struct State<'a> {
@@ -49,6 +51,8 @@ struct State<'a> {
     eval_seconds: f64,
     test: GraphStep,
     train: GraphStep,
+    val: Option<GraphStep>,
+    keep: crate::early_stop::KeepBest,
     eval: EvalBatch,
     eval_view: Option<TargetView>,
     last: (f64, f64),
@@ -56,14 +60,19 @@ struct State<'a> {
 
 /// Accuracy of the network's class scores on an evaluation step.
 fn accuracy(net: &Network, step: &GraphStep) -> f64 {
+    accuracy_and_loss(net, step).0
+}
+
+/// Accuracy and mean cross-entropy of the network's class scores on an evaluation step.
+fn accuracy_and_loss(net: &Network, step: &GraphStep) -> (f64, f64) {
     let logits = net.predict_graph(step.input.clone(), Some(&step.graph));
     let logits = match &step.head_target.view {
         Some(view) => view.apply(logits),
         None => logits,
     };
-    let pred = argmax_rows(logits);
-    let labels = &step.head_target.labels;
-    pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+    let c = logits.dims()[1];
+    let (_, values) = crate::batches::to_host(logits);
+    crate::evaluate::scores_accuracy_and_loss(&values, c, &step.head_target.labels)
 }
 
 impl State<'_> {
@@ -110,6 +119,17 @@ impl State<'_> {
             (f64::NAN, f64::NAN)
         };
         self.last = (train_acc, test_acc);
+        let val = match (&self.val, self.head_trained) {
+            (Some(v), true) => accuracy_and_loss(&self.net, v),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let stage = match trained {
+            Trained::Module(_) => "module",
+            Trained::All => "all",
+            Trained::Head => "head",
+        };
+        self.keep
+            .offer(&self.net, stage, epoch, val, (train_acc, test_acc));
         let seconds = self.start.elapsed().as_secs_f64();
         let measured: Vec<usize> = match trained {
             Trained::Module(k) => vec![k],
@@ -145,6 +165,7 @@ impl State<'_> {
                     train_accuracy: train_acc,
                     test_accuracy: test_acc,
                     seconds,
+                    val_accuracy: val.0,
                 });
             }
         }
@@ -164,6 +185,7 @@ impl State<'_> {
                 train_accuracy: train_acc,
                 test_accuracy: test_acc,
                 seconds,
+                val_accuracy: val.0,
             });
         }
         for r in &rows {
@@ -180,6 +202,9 @@ impl State<'_> {
                 if let Some(d) = &r.dependence {
                     line += &format!(" | L{} loss {:.4} I(T;Y) {:.3}", r.layer, r.loss, d.i_ty);
                 }
+            }
+            if !val.0.is_nan() {
+                line += &format!(" | val acc {:.4}", val.0);
             }
             if !test_acc.is_nan() {
                 line += &format!(" | test acc {test_acc:.4}");
@@ -540,6 +565,7 @@ pub fn train_on_graph(
         test
     };
     let train = source.eval_step(false, &plain);
+    let val = source.val_step(&plain);
     let mut st = State {
         cfg,
         source,
@@ -553,6 +579,8 @@ pub fn train_on_graph(
         eval_seconds: 0.0,
         test,
         train,
+        val,
+        keep: Default::default(),
         eval,
         eval_view,
         last: (f64::NAN, f64::NAN),
@@ -565,9 +593,21 @@ pub fn train_on_graph(
     };
     let train_seconds = st.start.elapsed().as_secs_f64() - st.eval_seconds;
     let memory = window.end();
+    let kept = st.keep.restore(&mut st.net)?.cloned();
+    if let Some(k) = &kept {
+        st.last = (k.train_accuracy, k.test_accuracy);
+        crate::session::write_kept(st.run, &st.net, k)?;
+        if !quiet {
+            eprintln!(
+                "kept {} epoch {} (best validation accuracy {:.4}): test acc {:.4}",
+                k.stage, k.epoch, k.val_accuracy, k.test_accuracy
+            );
+        }
+    }
     write_embeddings(cfg, &st.net, &st.test, st.run)?;
     let per_epoch = source.sizes().0 as u64;
     Ok(GraphRun {
+        kept,
         test_accuracy: st.last.1,
         train_accuracy: st.last.0,
         train_seconds,

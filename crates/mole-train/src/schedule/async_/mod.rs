@@ -150,7 +150,7 @@ impl Schedule for AsyncSchedule {
             #[cfg(feature = "mpi")]
             let feed_out = match &mpi_root {
                 Some(root) => {
-                    root.send_setup(data, &learners)?;
+                    root.send_setup(cfg, data, &learners)?;
                     root.feeder_outbox()
                 }
                 None => feed_out,

@@ -97,12 +97,20 @@ impl Root {
         })
     }
 
-    /// Tells every worker rank the input shape, the classes, its workers and their starting
+    /// Tells every worker rank the resolved config (the default rules ran on rank 0, which
+    /// alone reads the data), the input shape, the classes, its workers and their starting
     /// weights (rank 0's: the initial ones, or the checkpoints of a resumed run).
-    pub fn send_setup(&self, data: &Split, learners: &[LocalModule]) -> anyhow::Result<()> {
+    pub fn send_setup(
+        &self,
+        cfg: &TrainConfig,
+        data: &Split,
+        learners: &[LocalModule],
+    ) -> anyhow::Result<()> {
         let shape = input_shape(data);
+        let config = toml::to_string(cfg).context("serialising the config")?;
         for (r, g) in self.groups.iter().enumerate() {
             let mut w = Writer::default();
+            w.str(&config);
             w.u32(data.train.num_classes as u32).u64(shape.len() as u64);
             for &d in &shape {
                 w.u64(d as u64);
@@ -308,8 +316,10 @@ fn relay_one(
     }
 }
 
-/// Runs this (non-zero) rank's workers until the end of the stream, reporting to rank 0.
-pub fn run_worker_rank(cfg: &TrainConfig) -> anyhow::Result<()> {
+/// Runs this (non-zero) rank's workers until the end of the stream, reporting to rank 0. The
+/// config comes from rank 0 (resolved there from the data); this rank's own only decides
+/// where the job runs.
+pub fn run_worker_rank(_own: &TrainConfig) -> anyhow::Result<()> {
     let start = Instant::now();
     let rank = world().rank() as usize;
     let (bytes, _) = world()
@@ -317,6 +327,7 @@ pub fn run_worker_rank(cfg: &TrainConfig) -> anyhow::Result<()> {
         .receive_vec_with_tag::<u8>(TAG_SETUP);
     let setup = (|| -> Result<_, String> {
         let mut r = Reader::new(&bytes);
+        let config = TrainConfig::from_toml(&r.str()?).map_err(|e| e.to_string())?;
         let classes = r.u32()? as usize;
         let dims = r.u64()? as usize;
         let shape = (0..dims)
@@ -327,10 +338,11 @@ pub fn run_worker_rank(cfg: &TrainConfig) -> anyhow::Result<()> {
             .map(|_| Ok((r.u64()?, r.f32s()?)))
             .collect::<Result<Vec<_>, String>>()?;
         r.finish()?;
-        Ok((classes, shape, workers, first..end, weights))
+        Ok((config, classes, shape, workers, first..end, weights))
     })()
     .map_err(|e| anyhow::anyhow!("rank {rank}: a bad setup message from rank 0: {e}"))?;
-    let (num_classes, shape, workers, mine, weights) = setup;
+    let (config, num_classes, shape, workers, mine, weights) = setup;
+    let cfg = &config;
 
     // The same seed and architecture as rank 0: identical initial weights everywhere.
     let seed_device = Device::flex();

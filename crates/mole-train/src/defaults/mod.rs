@@ -1,0 +1,86 @@
+//! The default rules: every setting the user did not give is chosen here, from the data (its
+//! kind, training items, classes, features) and the model, never from a dataset's name.
+//!
+//! [`resolve`] fills in a [`TrainConfig`] and returns where each value came from
+//! ([`Provenance`]): a flag, a config file, a named rule of this file, or the built-in default.
+//! Each rule is a small function with its own unit test; the README's "Defaults" table lists
+//! them. Explicit flags and config keys always win.
+
+mod resolve;
+mod rules;
+
+pub use resolve::{Given, annotated_toml, keys_of, resolve, toml_keys};
+pub use rules::*;
+
+use std::collections::BTreeMap;
+
+/// What kind of task the data poses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// Rows of numbers (CSV files, flattened images under an `mlp:` model).
+    Vector,
+    /// Images `[channels, height, width]`.
+    Image,
+    /// Classification of the nodes of one graph.
+    NodeLevel,
+    /// Classification of whole graphs.
+    GraphLevel,
+}
+
+impl DataKind {
+    /// Its name in the provenance notes and the README.
+    pub fn label(self) -> &'static str {
+        match self {
+            DataKind::Vector => "vector data",
+            DataKind::Image => "image data",
+            DataKind::NodeLevel => "node-level graph data",
+            DataKind::GraphLevel => "graph-level data",
+        }
+    }
+}
+
+/// What the rules look at: the data, before any setting is chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataProfile {
+    /// The kind of task.
+    pub kind: DataKind,
+    /// Training items before the validation split: rows, labelled nodes, or the graphs of the
+    /// training folds (one fold held out).
+    pub train_items: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Features per row or node (channels × height × width for images).
+    pub features: usize,
+    /// Every input value lies in `[0, 1]` (pixels, scaled counts): no standardisation needed.
+    pub unit_range: bool,
+}
+
+/// Where a setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag.
+    Flag,
+    /// A config file (its path as given) or a preset (`preset NAME`).
+    File(String),
+    /// A rule of this module; the text says which and why.
+    Rule(String),
+    /// The built-in default (the same for every dataset).
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => write!(f, "flag"),
+            Origin::File(p) => write!(f, "file {p}"),
+            Origin::Rule(r) => write!(f, "rule: {r}"),
+            Origin::Default => write!(f, "default"),
+        }
+    }
+}
+
+/// Dotted config keys (`epochs`, `mole.lambda_x`, `async.buffer`) → where their value came from.
+pub type Provenance = BTreeMap<String, Origin>;
+
+#[cfg(test)]
+mod tests;
