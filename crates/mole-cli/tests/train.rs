@@ -363,3 +363,28 @@ fn local_training_holds_less_heap_than_backprop_on_a_deep_mlp() {
         mib(simultaneous)
     );
 }
+
+/// Regression: `--method bp --schedule sequential` panicked after its one module (`features/labels
+/// size mismatch` in `Dataset::new`) while caching the module's outputs, which are the class
+/// scores of the whole network, for a head that backprop does not have.
+#[test]
+fn backprop_on_the_sequential_schedule_trains_without_a_panic() {
+    let dir = temp_dir("bp-sequential");
+    let out = run(mole()
+        .args([
+            "train",
+            "--quiet",
+            "--method",
+            "bp",
+            "--schedule",
+            "sequential",
+        ])
+        .args(["--epochs", "3", "--out"])
+        .arg(dir.join("run")));
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let s = summary(&dir.join("run"));
+    assert_eq!(s["schedule"], "sequential");
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.8, "{s}");
+}

@@ -25,10 +25,15 @@ fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<D
     if bytes > s.cfg.cache_mib << 20 {
         return None;
     }
+    if k + 1 == s.net.modules.len() && s.net.head.is_none() {
+        // Nothing trains above the last module of a network without a separate head (backprop,
+        // whose one module ends in the classifier).
+        return None;
+    }
     let plain = s.plain_device();
     let source = below.unwrap_or(&s.data.train);
     let start = if below.is_some() { k } else { 0 };
-    let (values, _) = map_dataset(source, &plain, |x| {
+    let (values, width) = map_dataset(source, &plain, |x| {
         let mut h = x;
         for m in &s.net.modules[start..=k] {
             h = m.forward(h);
@@ -43,6 +48,9 @@ fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<D
         },
         other => SampleShape::Vector(other.iter().product()),
     };
+    if width * source.len() != values.len() || width != shape.len() {
+        return None; // not the module's declared output: recompute instead of caching
+    }
     Some(Dataset::new(
         values,
         s.data.train.labels.clone(),
