@@ -18,6 +18,18 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     preset!("digits-mole", "digits, MOLE (the default job)"),
     preset!("digits-bp", "digits, backprop"),
     preset!("digits-hsic", "digits, HSIC bottleneck"),
+    preset!("iris-bp", "iris, backprop"),
+    preset!("iris-mole", "iris, MOLE"),
+    preset!("iris-hsic", "iris, HSIC bottleneck"),
+    preset!("wine-bp", "wine, backprop"),
+    preset!("wine-mole", "wine, MOLE"),
+    preset!("wine-hsic", "wine, HSIC bottleneck"),
+    preset!("breast-cancer-bp", "breast cancer (Wisconsin), backprop"),
+    preset!("breast-cancer-mole", "breast cancer (Wisconsin), MOLE"),
+    preset!(
+        "breast-cancer-hsic",
+        "breast cancer (Wisconsin), HSIC bottleneck"
+    ),
     preset!("mnist-mlp-bp", "MNIST, mlp:256,256,256, backprop"),
     preset!("mnist-mlp-mole", "MNIST, mlp:256,256,256, MOLE"),
     preset!("mnist-mlp-hsic", "MNIST, mlp:256,256,256, HSIC bottleneck"),
@@ -41,8 +53,10 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     preset!("cora-bp", "Cora, Kipf & Welling's GCN, backprop"),
     preset!("cora-mole", "Cora, gcn:64 + GCN head, MOLE"),
+    preset!("cora-hsic", "Cora, gcn:64 + GCN head, HSIC bottleneck"),
     preset!("mutag-bp", "MUTAG, gin:64,64, backprop, 10-fold"),
     preset!("mutag-mole", "MUTAG, gin:64,64, MOLE, 10-fold"),
+    preset!("mutag-hsic", "MUTAG, gin:64,64, HSIC bottleneck, 10-fold"),
 ];
 
 /// The TOML text of preset `name`, or an error listing the presets.

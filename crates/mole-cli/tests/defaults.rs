@@ -225,7 +225,7 @@ fn every_preset_parses_and_starts() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert!(names.len() >= 16, "{list}");
+    assert!(names.len() >= 25, "{list}");
     let dir = temp_dir("defaults-presets");
     for name in names {
         let out = dir.join(name);

@@ -261,18 +261,7 @@ pub fn resolve(
                 |c| c.readout = "sum".into(),
             );
         }
-        DataKind::Image => {
-            if method == Method::Mole && has_conv(&spec) {
-                r.rule(
-                    "mole.lambda_h",
-                    "images: the compression term breaks I(T;Y)'s tie between clusters and \
-                     isolated points"
-                        .into(),
-                    |c| c.mole.lambda_h = 0.3,
-                );
-            }
-        }
-        DataKind::Vector => {}
+        DataKind::Image | DataKind::Vector => {}
     }
 
     let mut prov = r.prov;

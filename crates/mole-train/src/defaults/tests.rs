@@ -229,16 +229,17 @@ fn graph_level_and_image_defaults() {
     resolve(&mut cfg, &Given::new(), &p).unwrap();
     assert_eq!(cfg.batch_size, 128);
     assert_eq!(cfg.group, vec![2, 1]);
-    assert_eq!(cfg.mole.lambda_h, 0.3);
+    // No compression term: on MNIST's CNN it cost 2.7 points (0.9587 against 0.9861).
+    assert_eq!(cfg.mole.lambda_h, 0.0);
     assert_eq!(cfg.standardize, Some(true));
     assert_eq!((cfg.head_epochs, cfg.head_lr()), (12, 1e-3));
-    // An MLP on the same images: no standardisation, no compression term.
+    // An MLP on the same images: no standardisation.
     let mut cfg = TrainConfig::default();
     let mut given = Given::new();
     given.insert("model".into(), Origin::Flag);
     cfg.model = "mlp:256,256,256".into();
     resolve(&mut cfg, &given, &p).unwrap();
-    assert_eq!((cfg.standardize, cfg.mole.lambda_h), (Some(false), 0.0));
+    assert_eq!(cfg.standardize, Some(false));
     // ... and the batch, rates and head of rows.
     assert_eq!(
         (cfg.batch_size, cfg.head_lr(), cfg.head_epochs),
