@@ -53,6 +53,7 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             || c.is::<mole_nn::SpecError>()
             || c.is::<mole_train::run::RunDirError>()
             || c.is::<mole_train::resume::ResumeError>()
+            || c.is::<mole_train::snapshot::SnapshotError>()
             || c.is::<measure::InputError>()
             || c.downcast_ref::<mole_report::ReportError>()
                 .is_some_and(|r| r.is_bad_input())

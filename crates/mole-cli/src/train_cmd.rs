@@ -404,6 +404,9 @@ fn run_one(
     let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
     let mut run = if cfg.resume_epoch > 0 {
         RunDir::resume(&dir, cfg.resume_epoch)?
+    } else if cfg.resume_snapshot {
+        let rows = mole_train::snapshot::read(&dir)?.progress.metrics_rows;
+        RunDir::reopen(&dir, rows)?
     } else {
         RunDir::create(&dir)?
     };
@@ -436,7 +439,15 @@ fn run_graph(
     quiet: bool,
 ) -> anyhow::Result<(Summary, PathBuf)> {
     let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
-    let mut run = RunDir::create(&dir)?;
+    // --resume: a node-level run continues in place from its snapshot; a graph-level run's
+    // folds are continued one by one (`graph::train_graph`), the top directory holds no rows.
+    let node_level = matches!(data, mole_data::GraphData::Nodes(_));
+    let mut run = if cfg.resume_snapshot && node_level {
+        let rows = mole_train::snapshot::read(&dir)?.progress.metrics_rows;
+        RunDir::reopen(&dir, rows)?
+    } else {
+        RunDir::create(&dir)?
+    };
     if !quiet {
         eprintln!(
             "training {} on {}, model {}, {} schedule -> {}",
@@ -509,7 +520,11 @@ fn resolve_defaults(mut cfg: TrainConfig, given: &Given) -> anyhow::Result<(Trai
             Data::Rows(d)
         }
         Loaded::Graph(d) => {
-            if given.contains_key("val_fraction") && matches!(d, mole_data::GraphData::Nodes(_)) {
+            // (0, as a resumed run's config.toml records it, is what the split does anyway.)
+            if given.contains_key("val_fraction")
+                && cfg.val_fraction > 0.0
+                && matches!(d, mole_data::GraphData::Nodes(_))
+            {
                 return Err(mole_train::config::ConfigError::Invalid(
                     "val_fraction: node-level tasks validate on the split's 500 validation \
                      nodes; leave it unset"
@@ -552,19 +567,54 @@ fn run_resolved(
         return Ok(());
     }
     install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
-    if let Some(dir) = &args.resume {
-        let Data::Rows(d) = &data else {
-            anyhow::bail!("--resume: graph runs cannot be resumed (they have no async schedule)");
-        };
-        cfg.resume_epoch = resume_epoch(&cfg, d, dir)?;
-        cfg.validate()?;
-        if !args.quiet {
-            eprintln!(
-                "resuming {} after epoch {} of {}",
-                dir.display(),
-                cfg.resume_epoch,
-                cfg.epochs
+    if let (Some(dir), Data::Graph(g)) = (&args.resume, &data) {
+        if cfg.schedule() == ScheduleKind::Async {
+            anyhow::bail!(
+                "--resume with --schedule async: graph runs resume on the sequential and \
+                 simultaneous schedules only"
             );
+        }
+        cfg.resume_snapshot = true;
+        cfg.validate()?;
+        if matches!(g, mole_data::GraphData::Nodes(_)) {
+            let p = mole_train::snapshot::read(dir)?.progress;
+            if !args.quiet {
+                eprintln!(
+                    "resuming {} after {} finished epochs (modules and head together)",
+                    dir.display(),
+                    p.epochs_done
+                );
+            }
+        } else if !args.quiet {
+            eprintln!(
+                "resuming {}: finished folds are kept, the fold cut short continues",
+                dir.display()
+            );
+        }
+    }
+    if let (Some(dir), Data::Rows(d)) = (&args.resume, &data) {
+        if cfg.schedule() == ScheduleKind::Async {
+            cfg.resume_epoch = resume_epoch(&cfg, d, dir)?;
+            cfg.validate()?;
+            if !args.quiet {
+                eprintln!(
+                    "resuming {} after epoch {} of {}",
+                    dir.display(),
+                    cfg.resume_epoch,
+                    cfg.epochs
+                );
+            }
+        } else {
+            cfg.resume_snapshot = true;
+            cfg.validate()?;
+            let p = mole_train::snapshot::read(dir)?.progress;
+            if !args.quiet {
+                eprintln!(
+                    "resuming {} after {} finished epochs (modules and head together)",
+                    dir.display(),
+                    p.epochs_done
+                );
+            }
         }
     }
     let train = |cfg: &TrainConfig, data: &Data| match data {

@@ -213,10 +213,14 @@ fn sigma_combined_hsic_trains_one_network_per_sigma_and_one_format_layer() {
             "2,5",
         ])
         .args([
+            // Enough format-layer steps for the head on the averaged output (4 head epochs of
+            // 10 batches left it at 0.68 to 0.86, depending on the draw of its initial weights).
             "--epochs",
-            "4",
+            "8",
             "--head-epochs",
-            "4",
+            "20",
+            "--eval-every",
+            "1",
             "--batch-size",
             "128",
             "--beta",
@@ -241,7 +245,7 @@ fn sigma_combined_hsic_trains_one_network_per_sigma_and_one_format_layer() {
         assert!(cfg.contains(&format!("sigma = {sigma:?}")), "{cfg}");
     }
     let acc = s["test_accuracy"].as_f64().unwrap();
-    // Measured 0.919 (branches 0.897 and 0.889): averaging the branches helps.
+    // Measured 0.950 (branches 0.914 and 0.928): averaging the branches helps.
     assert!(acc > 0.85, "sigma-combined accuracy {acc}");
     let best_branch = branches
         .iter()
@@ -256,7 +260,7 @@ fn sigma_combined_hsic_trains_one_network_per_sigma_and_one_format_layer() {
     assert!(out_dir.join("weights/head.safetensors").is_file());
     // Only the head trained in the combined stage.
     let metrics = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
-    assert_eq!(stage_rows(&metrics, "head"), 4);
+    assert_eq!(stage_rows(&metrics, "head"), 20);
     assert_eq!(stage_rows(&metrics, "module"), 0);
 }
 

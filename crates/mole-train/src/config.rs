@@ -326,6 +326,10 @@ pub struct TrainConfig {
     /// Set from the checkpoints, never read from a config file.
     #[serde(skip)]
     pub resume_epoch: usize,
+    /// `--resume` on the sequential or simultaneous schedule: continue from the run
+    /// directory's snapshot (`weights/snapshot.safetensors`). Never read from a config file.
+    #[serde(skip)]
+    pub resume_snapshot: bool,
     /// Where every value came from (flag, file, default rule), when the default rules resolved
     /// this config; `config.toml` then carries it as comments. Never read from a file.
     #[serde(skip)]
@@ -374,6 +378,7 @@ impl Default for TrainConfig {
             hsic: HsicSettings::default(),
             async_: AsyncSettings::default(),
             resume_epoch: 0,
+            resume_snapshot: false,
             provenance: None,
         }
     }
@@ -539,6 +544,12 @@ impl TrainConfig {
         }
         if self.async_.max_reuse == 0 {
             return bad("async.max_reuse = 0 (needs at least 1)".into());
+        }
+        if self.resume_snapshot && !self.hsic.sigmas.is_empty() {
+            return bad(
+                "resume: a sigma-combined HSIC run (hsic.sigmas) cannot be resumed; train it again"
+                    .into(),
+            );
         }
         if self.resume_epoch > 0 && self.schedule() != ScheduleKind::Async {
             return bad(format!(

@@ -7,7 +7,7 @@ use crate::network::Network;
 use crate::params::{flat_params, load_flat_params};
 
 /// The epoch with the best validation score so far.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct KeptEpoch {
     /// `head`, `module` or `all`: the stage of the schedule it ended.
     pub stage: &'static str,
@@ -21,7 +21,7 @@ pub struct KeptEpoch {
     pub train_accuracy: f64,
     /// Accuracy on the test set then (reported, never compared).
     pub test_accuracy: f64,
-    params: Vec<Vec<f32>>,
+    pub(crate) params: Vec<Vec<f32>>,
 }
 
 /// Keeps the weights of the best validation epoch.
@@ -84,6 +84,23 @@ impl KeepBest {
     /// The kept epoch, if any.
     pub fn kept(&self) -> Option<&KeptEpoch> {
         self.kept.as_ref()
+    }
+
+    /// The kept epoch's weights, one flat vector per learner (modules, then the head).
+    pub fn kept_params(&self) -> Option<&[Vec<f32>]> {
+        self.kept.as_ref().map(|k| k.params.as_slice())
+    }
+
+    /// A `KeepBest` as a snapshot saved it: the kept epoch (its `stage` one of `module`, `all`,
+    /// `head`) with its weights, and the evaluations offered since.
+    pub fn restored(kept: Option<(KeptEpoch, Vec<Vec<f32>>)>, since: usize) -> KeepBest {
+        KeepBest {
+            kept: kept.map(|(mut k, params)| {
+                k.params = params;
+                k
+            }),
+            since,
+        }
     }
 
     /// Puts the kept weights back into `net` (when an epoch was kept and it is not the last

@@ -17,6 +17,7 @@ pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod session;
+pub mod snapshot;
 pub mod stop;
 pub mod train;
 pub mod transport;

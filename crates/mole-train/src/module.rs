@@ -173,6 +173,31 @@ impl LocalModule {
         self.optimizer = make_optimizer(cfg);
     }
 
+    /// The optimiser's state (Adam's moments, keyed by parameter id) as burnpack bytes.
+    ///
+    /// # Errors
+    /// When burn cannot serialise it.
+    pub fn optimizer_state(&self) -> anyhow::Result<Vec<u8>> {
+        let bytes = self
+            .optimizer
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("{}: saving the optimiser state: {e:?}", self.name))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Replaces the optimiser's state by one [`LocalModule::optimizer_state`] wrote (for
+    /// parameters with the same ids).
+    ///
+    /// # Errors
+    /// When the bytes are not an optimiser state.
+    pub fn load_optimizer_state(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let fresh = self.optimizer.clone();
+        self.optimizer = fresh
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| anyhow::anyhow!("{}: reading the optimiser state: {e:?}", self.name))?;
+        Ok(())
+    }
+
     /// Backward on `loss` and one optimiser step on this module's parameters.
     pub fn apply(&mut self, loss: Tensor<1>) {
         let grads = loss.backward();

@@ -28,27 +28,54 @@ pub fn flat_params<M: Module>(module: &M) -> Vec<f32> {
     f.out
 }
 
+struct Ids {
+    out: Vec<u64>,
+}
+
+impl ModuleVisitor for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.out.push(param.id.val());
+    }
+}
+
+/// The ids of `module`'s float parameters in visiting order (the keys of its optimiser state).
+pub fn param_ids<M: Module>(module: &M) -> Vec<u64> {
+    let mut v = Ids { out: Vec::new() };
+    module.visit(&mut v);
+    v.out
+}
+
 struct Unflatten<'a> {
     values: &'a [f32],
+    ids: Option<&'a [u64]>,
     at: usize,
+    visited: usize,
     short: bool,
 }
 
 impl ModuleMapper for Unflatten<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|t| {
-            let shape = t.shape();
-            let n = shape.num_elements();
-            if self.at + n > self.values.len() {
-                self.short = true;
-                return t;
+        let (id, t, mapper) = param.consume();
+        let id = match self.ids.and_then(|ids| ids.get(self.visited)) {
+            Some(&saved) => burn::module::ParamId::from(saved),
+            None => {
+                self.short |= self.ids.is_some();
+                id
             }
-            let data = TensorData::new(self.values[self.at..self.at + n].to_vec(), shape);
-            self.at += n;
-            let grad = t.is_require_grad();
-            let fresh = Tensor::<D>::from_data(data, &t.device());
-            if grad { fresh.require_grad() } else { fresh }
-        })
+        };
+        self.visited += 1;
+        let shape = t.shape();
+        let n = shape.num_elements();
+        if self.at + n > self.values.len() {
+            self.short = true;
+            return Param::from_mapped_value(id, t, mapper);
+        }
+        let data = TensorData::new(self.values[self.at..self.at + n].to_vec(), shape);
+        self.at += n;
+        let grad = t.is_require_grad();
+        let fresh = Tensor::<D>::from_data(data, &t.device());
+        let fresh = if grad { fresh.require_grad() } else { fresh };
+        Param::from_mapped_value(id, fresh, mapper)
     }
 }
 
@@ -57,12 +84,40 @@ impl ModuleMapper for Unflatten<'_> {
 /// # Errors
 /// When `values` does not have exactly as many numbers as the module has parameters.
 pub fn load_flat_params<M: Module>(module: M, values: &[f32]) -> Result<M, String> {
+    unflatten(module, values, None)
+}
+
+/// [`load_flat_params`] that also gives the parameters the ids `ids` (as [`param_ids`] listed
+/// them), so that an optimiser state saved with the original module applies to this one.
+///
+/// # Errors
+/// When `values` or `ids` does not fit the module.
+pub fn load_flat_params_with_ids<M: Module>(
+    module: M,
+    values: &[f32],
+    ids: &[u64],
+) -> Result<M, String> {
+    unflatten(module, values, Some(ids))
+}
+
+fn unflatten<M: Module>(module: M, values: &[f32], ids: Option<&[u64]>) -> Result<M, String> {
     let mut u = Unflatten {
         values,
+        ids,
         at: 0,
+        visited: 0,
         short: false,
     };
     let module = module.map(&mut u);
+    if let Some(ids) = ids
+        && ids.len() != u.visited
+    {
+        return Err(format!(
+            "{} parameter ids for a module with {} parameters",
+            ids.len(),
+            u.visited
+        ));
+    }
     if u.short || u.at != values.len() {
         return Err(format!(
             "{} parameter values for a module with {} parameters",

@@ -67,6 +67,7 @@ pub struct RunDir {
     /// Its path.
     pub path: PathBuf,
     metrics: std::fs::File,
+    rows: usize,
 }
 
 /// The run directory could not be created or written.
@@ -92,6 +93,7 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
+            rows: 0,
         })
     }
 
@@ -107,6 +109,7 @@ impl RunDir {
         let text = std::fs::read_to_string(&file).map_err(err)?;
         let mut kept = format!("{METRICS_HEADER}\n");
         let mut last = 0;
+        let mut rows = 0;
         for line in text.lines().skip(1) {
             let e: usize = line
                 .split(',')
@@ -118,6 +121,7 @@ impl RunDir {
                 break;
             }
             last = e;
+            rows += 1;
             kept += line;
             kept.push('\n');
         }
@@ -129,7 +133,57 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
+            rows,
         })
+    }
+
+    /// Reopens an existing run directory to continue it from a snapshot that counted `rows`
+    /// data rows of `metrics.csv`: the header and those rows stay (rewritten atomically; rows
+    /// of the epoch that was cut short go), then the file grows as usual.
+    pub fn reopen(path: &Path, rows: usize) -> Result<RunDir, RunDirError> {
+        let err = |source| RunDirError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = path.join("metrics.csv");
+        let text = std::fs::read_to_string(&file).map_err(err)?;
+        let mut lines = text.lines();
+        if lines.next() != Some(METRICS_HEADER) {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "metrics.csv does not start with mole's header",
+            )));
+        }
+        let body: Vec<&str> = lines.take(rows).collect();
+        if body.len() < rows {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "metrics.csv has {} rows, the snapshot counted {rows}",
+                    body.len()
+                ),
+            )));
+        }
+        let mut kept = format!("{METRICS_HEADER}\n");
+        for line in body {
+            kept += line;
+            kept.push('\n');
+        }
+        write_atomic(&file, kept.as_bytes()).map_err(err)?;
+        let metrics = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .map_err(err)?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            metrics,
+            rows,
+        })
+    }
+
+    /// Data rows written to `metrics.csv` so far.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Appends one row to `metrics.csv` and flushes it.
@@ -157,6 +211,7 @@ impl RunDir {
             num(r.val_accuracy),
             r.seconds
         )?;
+        self.rows += 1;
         self.metrics.flush()
     }
 

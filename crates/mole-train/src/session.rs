@@ -27,6 +27,17 @@ pub enum Trained {
     Head,
 }
 
+impl Trained {
+    /// `module`, `all` or `head`: how a kept epoch names its stage.
+    pub fn label(self) -> &'static str {
+        match self {
+            Trained::Module(_) => "module",
+            Trained::All => "all",
+            Trained::Head => "head",
+        }
+    }
+}
+
 /// Training state shared by the schedules.
 pub struct Session<'a> {
     /// The resolved configuration.
@@ -55,6 +66,13 @@ pub struct Session<'a> {
     round: u64,
     /// The weights of the best validation epoch (early stopping of the head).
     pub keep: crate::early_stop::KeepBest,
+    /// Epochs finished so far, over every stage of the schedule.
+    epochs_done: usize,
+    /// Epochs a resumed run's snapshot had finished (skipped by [`Session::begin_epoch`]).
+    resume_at: usize,
+    /// Whether to write a snapshot at the end of every epoch (the sequential and simultaneous
+    /// schedules; the async one checkpoints its own way).
+    pub snapshots: bool,
 }
 
 impl<'a> Session<'a> {
@@ -107,7 +125,46 @@ impl<'a> Session<'a> {
             last_accuracy: (f64::NAN, f64::NAN),
             round: 0,
             keep: Default::default(),
+            epochs_done: 0,
+            resume_at: 0,
+            snapshots: false,
         })
+    }
+
+    /// Continues from a snapshot of this run: every learner's weights, parameter ids and
+    /// optimiser state, the kept epoch, the totals, and the position (the epochs it finished
+    /// are skipped by [`Session::begin_epoch`]).
+    ///
+    /// # Errors
+    /// When the snapshot was written by a different plan or does not fit the network.
+    pub fn resume_from(&mut self, snap: crate::snapshot::Snapshot) -> anyhow::Result<()> {
+        let (t, keep) = crate::snapshot::restore(self.cfg, &mut self.net, snap)?;
+        self.keep = keep;
+        self.resume_at = t.epochs_done;
+        self.round = t.round;
+        self.samples_seen = t.samples_seen;
+        self.head_trained = t.head_trained;
+        let [elapsed, eval] = t.seconds;
+        self.start = Instant::now() - std::time::Duration::from_secs_f64(elapsed.max(0.0));
+        self.eval_seconds = eval;
+        self.last_accuracy = t.last_accuracy;
+        self.losses = t.losses;
+        Ok(())
+    }
+
+    /// Writes the snapshot of the state after the epoch that just ended.
+    fn write_snapshot(&self) -> anyhow::Result<()> {
+        let totals = crate::snapshot::Totals {
+            epochs_done: self.epochs_done,
+            round: self.round,
+            samples_seen: self.samples_seen,
+            head_trained: self.head_trained,
+            seconds: [self.start.elapsed().as_secs_f64(), self.eval_seconds],
+            last_accuracy: self.last_accuracy,
+            losses: self.losses.clone(),
+        };
+        let snap = crate::snapshot::capture(self.cfg, &self.net, self.run, &totals, &self.keep)?;
+        crate::snapshot::write(self.run, &snap)
     }
 
     /// The plain (non-autodiff) device for inference.
@@ -159,11 +216,20 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Starts the progress display for an epoch of `batches` steps.
-    pub fn begin_epoch(&mut self, what: &str, epoch: usize, epochs: usize, batches: usize) {
+    /// Starts an epoch of `batches` steps: returns `false` when a resumed run's snapshot had
+    /// already finished it (the schedule then skips it). The random draws of the epoch (dropout
+    /// masks) start from a seed of the run's seed and the epoch's position, so a resumed run
+    /// draws what the uninterrupted one did.
+    pub fn begin_epoch(&mut self, what: &str, epoch: usize, epochs: usize, batches: usize) -> bool {
+        if self.epochs_done < self.resume_at {
+            self.epochs_done += 1;
+            return false;
+        }
         self.round += 1;
+        self.device
+            .seed(self.cfg.seed ^ self.round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         if self.quiet || !std::io::stderr().is_terminal() {
-            return;
+            return true;
         }
         let bar = ProgressBar::new(batches as u64);
         bar.set_style(
@@ -173,6 +239,7 @@ impl<'a> Session<'a> {
         );
         bar.set_prefix(format!("{what} {epoch}/{epochs}"));
         self.bar = Some(bar);
+        true
     }
 
     /// Seconds of training so far (evaluation excluded).
@@ -188,7 +255,16 @@ impl<'a> Session<'a> {
         epoch: usize,
         epochs: usize,
     ) -> anyhow::Result<()> {
-        crate::memory::excluded(|| self.evaluate_epoch(trained, epoch, epochs))
+        crate::memory::excluded(|| {
+            self.evaluate_epoch(trained, epoch, epochs)?;
+            self.epochs_done += 1;
+            if self.snapshots {
+                let t0 = Instant::now();
+                self.write_snapshot()?;
+                self.eval_seconds += t0.elapsed().as_secs_f64();
+            }
+            Ok(())
+        })
     }
 
     fn evaluate_epoch(
@@ -221,13 +297,13 @@ impl<'a> Session<'a> {
             (Some(v), true) => evaluate::accuracy_and_loss(&self.net, v, &plain),
             _ => (f64::NAN, f64::NAN),
         };
-        let stage = match trained {
-            Trained::Module(_) => "module",
-            Trained::All => "all",
-            Trained::Head => "head",
-        };
-        self.keep
-            .offer(&self.net, stage, epoch, val, (train_acc, test_acc));
+        self.keep.offer(
+            &self.net,
+            trained.label(),
+            epoch,
+            val,
+            (train_acc, test_acc),
+        );
         self.last_accuracy = (train_acc, test_acc);
         let seconds = self.start.elapsed().as_secs_f64();
         let mut rows = Vec::new();

@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Final numbers of one module.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ModuleSummary {
     /// 1-based index.
     pub index: usize,
@@ -39,7 +39,7 @@ pub struct ModuleSummary {
 }
 
 /// What `summary.json` holds.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Dataset name.
     pub dataset: String,
@@ -96,28 +96,28 @@ pub struct Summary {
     pub modules: Vec<ModuleSummary>,
     /// σ-combined network: every branch's σ and its own test accuracy (its run directory is
     /// `sigma_<σ>/`); empty otherwise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sigma_branches: Vec<BranchSummary>,
     /// Cross-validation: population standard deviation of the folds' test accuracies.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_accuracy_std: Option<f64>,
     /// Cross-validation: test accuracy of every fold (`test_accuracy` is their mean).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fold_test_accuracies: Option<Vec<f64>>,
     /// Graph data: seconds of training per epoch (module, head and backprop epochs alike).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_per_epoch: Option<f64>,
     /// Validation accuracy of the kept epoch (absent without validation data); the test
     /// accuracy above is that epoch's.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f64>,
     /// The epoch validation chose, e.g. `head 7` (its weights are in `weights/kept/`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_epoch: Option<String>,
 }
 
 /// One branch of a σ-combined network.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BranchSummary {
     /// Kernel width σ of its HSIC objective.
     pub sigma: f64,
@@ -308,6 +308,13 @@ fn fit(
         ScheduleKind::Async => Box::new(AsyncSchedule::default()),
     });
     let mut session = Session::new(cfg, data, device, net, run, quiet)?;
+    if cfg.schedule() != ScheduleKind::Async {
+        session.snapshots = true;
+        if cfg.resume_snapshot {
+            let snap = crate::snapshot::read(&session.run.path)?;
+            session.resume_from(snap)?;
+        }
+    }
     let window = MemoryWindow::start();
     schedule.run(&mut session)?;
     let memory = window.end();

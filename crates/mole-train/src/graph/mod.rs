@@ -199,6 +199,10 @@ pub fn train_graph(
             Ok(one_run(cfg, &source, data, run, quiet)?.1)
         }
         GraphData::Graphs(set) => {
+            // The config first, so that a run killed in a fold can be resumed from it.
+            let config_text = cfg.to_toml().context("serialising the config")?;
+            run.write("config.toml", config_text.as_bytes())
+                .context("writing config.toml")?;
             let folds = stratified_folds(&set.labels, set.num_classes, cfg.folds, cfg.seed);
             let mut accs = Vec::new();
             let mut summaries = Vec::new();
@@ -219,10 +223,31 @@ pub fn train_graph(
                     aggregate: cfg.mole.joint_target == "label+aggregate",
                 };
                 let mut fold_cfg = cfg.clone();
-                fold_cfg.out = Some(run.path.join(format!("fold_{}", f + 1)));
-                let mut fold_run = RunDir::create(&run.path.join(format!("fold_{}", f + 1)))?;
-                let (_, s) = one_run(&fold_cfg, &source, data, &mut fold_run, quiet)
-                    .with_context(|| format!("fold {}", f + 1))?;
+                let fold_dir = run.path.join(format!("fold_{}", f + 1));
+                fold_cfg.out = Some(fold_dir.clone());
+                let done = fold_dir.join("summary.json");
+                let s = if cfg.resume_snapshot && done.is_file() {
+                    // --resume: a fold that finished before is read back, not trained again.
+                    let text = std::fs::read_to_string(&done)
+                        .with_context(|| format!("reading {}", done.display()))?;
+                    serde_json::from_str::<Summary>(&text)
+                        .with_context(|| format!("{}: not a fold summary", done.display()))?
+                } else {
+                    // --resume: the fold that was cut short continues from its snapshot; later
+                    // folds start afresh.
+                    let resumable =
+                        cfg.resume_snapshot && fold_dir.join(crate::snapshot::FILE).is_file();
+                    fold_cfg.resume_snapshot = resumable;
+                    let mut fold_run = if resumable {
+                        let rows = crate::snapshot::read(&fold_dir)?.progress.metrics_rows;
+                        RunDir::reopen(&fold_dir, rows)?
+                    } else {
+                        RunDir::create(&fold_dir)?
+                    };
+                    one_run(&fold_cfg, &source, data, &mut fold_run, quiet)
+                        .with_context(|| format!("fold {}", f + 1))?
+                        .1
+                };
                 if !quiet {
                     eprintln!(
                         "fold {}/{}: test accuracy {:.4}",
@@ -264,9 +289,6 @@ pub fn train_graph(
                 heap_at_start_bytes: most.heap_at_start_bytes,
                 ..first
             };
-            let config_text = cfg.to_toml().context("serialising the config")?;
-            run.write("config.toml", config_text.as_bytes())
-                .context("writing config.toml")?;
             let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
             run.write("summary.json", json.as_bytes())
                 .context("writing summary.json")?;

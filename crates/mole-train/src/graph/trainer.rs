@@ -56,6 +56,14 @@ struct State<'a> {
     eval: EvalBatch,
     eval_view: Option<TargetView>,
     last: (f64, f64),
+    /// Epochs begun (the dropout round; reseeds the device at each epoch).
+    round: u64,
+    /// Epochs finished over every stage.
+    epochs_done: usize,
+    /// Epochs finished before a resume: skipped.
+    resume_at: usize,
+    /// Write `weights/snapshot.safetensors` after every epoch (not on the async schedule).
+    snapshots: bool,
 }
 
 /// Accuracy of the network's class scores on an evaluation step.
@@ -76,6 +84,48 @@ fn accuracy_and_loss(net: &Network, step: &GraphStep) -> (f64, f64) {
 }
 
 impl State<'_> {
+    /// Starts an epoch: `false` when a resumed run finished it before (skip it); otherwise
+    /// reseeds the device from the seed and the epoch's position, so that the dropout masks of
+    /// an epoch do not depend on whether the run was resumed.
+    fn begin(&mut self) -> bool {
+        if self.epochs_done < self.resume_at {
+            self.epochs_done += 1;
+            return false;
+        }
+        self.round += 1;
+        self.device
+            .seed(self.cfg.seed ^ self.round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        true
+    }
+
+    fn totals(&self) -> crate::snapshot::Totals {
+        crate::snapshot::Totals {
+            epochs_done: self.epochs_done,
+            round: self.round,
+            samples_seen: 0,
+            head_trained: self.head_trained,
+            seconds: [self.start.elapsed().as_secs_f64(), self.eval_seconds],
+            last_accuracy: self.last,
+            losses: self.losses.clone(),
+        }
+    }
+
+    /// Continues from the snapshot in the run directory.
+    fn resume(&mut self) -> anyhow::Result<()> {
+        let snap = crate::snapshot::read(&self.run.path)?;
+        let (t, keep) = crate::snapshot::restore(self.cfg, &mut self.net, snap)?;
+        self.keep = keep;
+        self.resume_at = t.epochs_done;
+        self.round = t.round;
+        self.head_trained = t.head_trained;
+        let [elapsed, eval] = t.seconds;
+        self.start = Instant::now() - std::time::Duration::from_secs_f64(elapsed.max(0.0));
+        self.eval_seconds = eval;
+        self.last = t.last_accuracy;
+        self.losses = t.losses;
+        Ok(())
+    }
+
     fn target_for(&self, k: usize, step: &GraphStep) -> crate::objective::Target {
         match self.net.learner(k).objective {
             Objective::CrossEntropy => step.head_target.clone(),
@@ -94,7 +144,21 @@ impl State<'_> {
 
     /// Evaluation and metrics after an epoch; its memory does not count in the training peak.
     fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
-        crate::memory::excluded(|| self.evaluate_epoch(trained, epoch, epochs))
+        crate::memory::excluded(|| {
+            self.evaluate_epoch(trained, epoch, epochs)?;
+            self.epochs_done += 1;
+            if self.snapshots {
+                let snap = crate::snapshot::capture(
+                    self.cfg,
+                    &self.net,
+                    self.run,
+                    &self.totals(),
+                    &self.keep,
+                )?;
+                crate::snapshot::write(self.run, &snap)?;
+            }
+            Ok(())
+        })
     }
 
     fn evaluate_epoch(
@@ -123,13 +187,13 @@ impl State<'_> {
             (Some(v), true) => accuracy_and_loss(&self.net, v),
             _ => (f64::NAN, f64::NAN),
         };
-        let stage = match trained {
-            Trained::Module(_) => "module",
-            Trained::All => "all",
-            Trained::Head => "head",
-        };
-        self.keep
-            .offer(&self.net, stage, epoch, val, (train_acc, test_acc));
+        self.keep.offer(
+            &self.net,
+            trained.label(),
+            epoch,
+            val,
+            (train_acc, test_acc),
+        );
         let seconds = self.start.elapsed().as_secs_f64();
         let measured: Vec<usize> = match trained {
             Trained::Module(k) => vec![k],
@@ -230,6 +294,10 @@ impl State<'_> {
             }
             let epochs = if is_head { cfg.head_epochs } else { cfg.epochs };
             for epoch in 1..=epochs {
+                epochs_run += 1;
+                if !self.begin() {
+                    continue;
+                }
                 self.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for step in self
                     .source
@@ -245,7 +313,6 @@ impl State<'_> {
                             .step_graph(x, Some(&step.graph), &target)?;
                     self.record(k, diag["loss"]);
                 }
-                epochs_run += 1;
                 let trained = if is_head {
                     Trained::Head
                 } else {
@@ -264,6 +331,9 @@ impl State<'_> {
         let cfg = self.cfg;
         let modules = self.net.modules.len();
         for epoch in 1..=cfg.epochs {
+            if !self.begin() {
+                continue;
+            }
             for m in self.net.modules.iter_mut().chain(self.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }
@@ -424,6 +494,10 @@ impl State<'_> {
         let mut head_epochs = 0;
         if self.net.head.is_some() {
             for epoch in 1..=cfg.head_epochs {
+                head_epochs += 1;
+                if !self.begin() {
+                    continue;
+                }
                 let head = self.net.head.as_mut().expect("head");
                 head.begin_epoch(epoch, cfg.head_epochs);
                 for step in self.source.epoch(cfg, cfg.seed + 7, epoch, &self.plain()) {
@@ -435,7 +509,6 @@ impl State<'_> {
                     let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
                     self.record(modules, diag["loss"]);
                 }
-                head_epochs += 1;
                 self.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
             }
         }
@@ -584,7 +657,14 @@ pub fn train_on_graph(
         eval,
         eval_view,
         last: (f64::NAN, f64::NAN),
+        round: 0,
+        epochs_done: 0,
+        resume_at: 0,
+        snapshots: cfg.schedule() != ScheduleKind::Async,
     };
+    if cfg.resume_snapshot {
+        st.resume()?;
+    }
     let window = crate::memory::MemoryWindow::start();
     let epochs_run = match cfg.schedule() {
         ScheduleKind::Sequential => st.sequential()?,

@@ -14,7 +14,9 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
     let modules = s.net.modules.len();
     for epoch in 1..=cfg.head_epochs {
         let batches = epoch_batches(n, cfg.batch_size, cfg.seed + 7, epoch);
-        s.begin_epoch("head", epoch, cfg.head_epochs, batches.len());
+        if !s.begin_epoch("head", epoch, cfg.head_epochs, batches.len()) {
+            continue; // finished before a resume
+        }
         s.net
             .head
             .as_mut()

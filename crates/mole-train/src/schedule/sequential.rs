@@ -78,6 +78,9 @@ impl Schedule for SequentialSchedule {
         let n = s.data.train.len();
         let modules = s.net.modules.len();
         let mut cache: Option<Dataset> = None;
+        // After a resume, the modules below the one in training were frozen in the earlier
+        // process: their cached outputs are computed again, once, before its first epoch here.
+        let mut stale = false;
         for k in 0..=modules {
             let is_head = k == modules;
             if is_head && s.net.head.is_none() {
@@ -87,7 +90,13 @@ impl Schedule for SequentialSchedule {
             for epoch in 1..=epochs {
                 let batches = epoch_batches(n, cfg.batch_size, cfg.seed + k as u64, epoch);
                 let name = s.net.learner(k).name.clone();
-                s.begin_epoch(&name, epoch, epochs, batches.len());
+                if !s.begin_epoch(&name, epoch, epochs, batches.len()) {
+                    stale = true; // finished before a resume
+                    continue;
+                }
+                if std::mem::take(&mut stale) && k > 0 {
+                    cache = cache_outputs(s, k - 1, None);
+                }
                 s.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for idx in &batches {
                     let x = Self::input(s, k, cache.as_ref(), idx);
@@ -110,7 +119,9 @@ impl Schedule for SequentialSchedule {
             }
             if !is_head {
                 s.net.modules[k].freeze(cfg);
-                cache = cache_outputs(s, k, cache.as_ref());
+                if !stale {
+                    cache = cache_outputs(s, k, cache.as_ref());
+                }
             }
         }
         Ok(())

@@ -21,7 +21,9 @@ impl Schedule for SimultaneousSchedule {
         let modules = s.net.modules.len();
         for epoch in 1..=cfg.epochs {
             let batches = epoch_batches(n, cfg.batch_size, cfg.seed, epoch);
-            s.begin_epoch("epoch", epoch, cfg.epochs, batches.len());
+            if !s.begin_epoch("epoch", epoch, cfg.epochs, batches.len()) {
+                continue; // finished before a resume
+            }
             for m in s.net.modules.iter_mut().chain(s.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }

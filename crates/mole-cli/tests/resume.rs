@@ -1,0 +1,365 @@
+//! Kill -9 and `--resume`: a run killed at a random point of an epoch and resumed from its run
+//! directory ends exactly where the same run left alone ends — every completed epoch once in
+//! `metrics.csv`, none recomputed, the same final accuracy to the last bit.
+//!
+//! Deterministic because each epoch reseeds the device from the seed and the epoch's number, the
+//! snapshot holds the weights, the optimiser moments and the kept epoch of the head, and the
+//! tests run one intra-op thread (`RAYON_NUM_THREADS=1`: the order of a parallel reduction is
+//! then fixed).
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What a test trains: dataset, method, schedule, epochs per module and head epochs, and any
+/// further flags.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    dataset: &'a str,
+    method: &'a str,
+    schedule: &'a str,
+    epochs: [&'a str; 2],
+    extra: &'a [&'a str],
+}
+
+/// The flags of a plan, with a fixed seed and one intra-op thread.
+fn base(cmd: &mut Command, p: Plan<'_>) {
+    cmd.env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--quiet", "--seed", "3", "--dataset", p.dataset])
+        .args(["--method", p.method, "--schedule", p.schedule])
+        .args(["--epochs", p.epochs[0], "--head-epochs", p.epochs[1]])
+        .args(p.extra)
+        .arg("--data-dir")
+        .arg(datasets());
+}
+
+/// digits with `method` on `schedule`.
+fn digits<'a>(method: &'a str, schedule: &'a str, epochs: [&'a str; 2]) -> Plan<'a> {
+    Plan {
+        dataset: "digits",
+        method,
+        schedule,
+        epochs,
+        extra: &[],
+    }
+}
+
+/// The complete lines of `metrics.csv` without their last column (seconds, which differ between
+/// any two runs); a line still being written when the file was read is left out.
+fn metrics_without_time(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+        .collect()
+}
+
+/// Rows of `metrics.csv` so far (header excluded); 0 before the file exists.
+fn rows(dir: &Path) -> Vec<String> {
+    metrics_without_time(dir).into_iter().skip(1).collect()
+}
+
+/// A pseudo-random number in `0..n` from the clock (printed, so a failure can be read back).
+fn random_below(n: u64) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    // SplitMix64 of the clock: the low bits of a clock alone are not uniform.
+    let mut z = nanos.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % n.max(1)
+}
+
+/// Trains once uninterrupted, then again killed with SIGKILL once `ready` holds for the rows
+/// written so far plus a random 0–300 ms (so mid-epoch), resumes the killed run and compares.
+fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool) {
+    let dir = temp_dir(&format!("resume-{name}"));
+    let whole = dir.join("whole");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let o = run(cmd.arg("--out").arg(&whole));
+    assert!(o.status.success(), "{}", text(&o).1);
+    let expected = metrics_without_time(&whole);
+    let expected_accuracy = summary(&whole)["test_accuracy"].as_f64().unwrap();
+
+    let killed = dir.join("killed");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let mut child = cmd
+        .arg("--out")
+        .arg(&killed)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready(&rows(&killed)) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name}: the run ended before the kill point"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "{name}: no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let delay = random_below(300);
+    std::thread::sleep(Duration::from_millis(delay));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let before = rows(&killed);
+    assert!(
+        !killed.join("summary.json").exists(),
+        "{name}: killed after {delay} ms but the run had already finished"
+    );
+
+    let o = run(mole()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--resume"])
+        .arg(&killed));
+    let (_, stderr) = text(&o);
+    assert!(
+        o.status.success(),
+        "{name}: resume after {} rows (+{delay} ms): {stderr}",
+        before.len()
+    );
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let got = metrics_without_time(&killed);
+    // Rows written before the kill are kept as they were (a snapshot may be up to one epoch
+    // behind the file: the rows after it are rewritten with the same values).
+    assert_eq!(
+        got[1..=before.len()],
+        before[..],
+        "{name}: rows written before the kill changed"
+    );
+    assert_eq!(
+        got,
+        expected,
+        "{name}: killed after {} rows + {delay} ms",
+        before.len()
+    );
+    let accuracy = summary(&killed)["test_accuracy"].as_f64().unwrap();
+    assert_eq!(
+        accuracy.to_bits(),
+        expected_accuracy.to_bits(),
+        "{name}: {accuracy} after resume, {expected_accuracy} uninterrupted"
+    );
+}
+
+/// Sequential MOLE, killed while a module above the first trains (module 1 frozen, its outputs
+/// recomputed from the snapshot's weights).
+#[test]
+fn a_sequential_run_killed_in_a_later_module_resumes_bit_exactly() {
+    // digits MOLE: modules 1 and 2 (layers 1–2 and 3), 6 epochs each, then the head.
+    let after = 6 + random_below(4) as usize;
+    kill_and_resume(
+        "sequential",
+        digits("mole", "sequential", ["6", "5"]),
+        |r| r.len() > after,
+    );
+}
+
+/// Simultaneous HSIC: every module and the format layer train on each batch; killed at a random
+/// epoch.
+#[test]
+fn a_simultaneous_run_killed_mid_epoch_resumes_bit_exactly() {
+    let after = 1 + random_below(8) as usize;
+    kill_and_resume(
+        "simultaneous",
+        digits("hsic", "simultaneous", ["6", "5"]),
+        |r| r.len() > after,
+    );
+}
+
+/// The head phase of a sequential run: the modules are done, the head is part-way.
+#[test]
+fn a_run_killed_in_the_head_phase_resumes_bit_exactly() {
+    // Enough head epochs that the kill lands among them.
+    kill_and_resume("head", digits("mole", "sequential", ["2", "60"]), |r| {
+        r.iter().any(|l| l.split(',').nth(1) == Some("head"))
+    });
+}
+
+/// Node level (Cora), backprop with dropout (the device is reseeded per epoch, so the masks
+/// after a resume are the uninterrupted run's), killed at a random epoch.
+#[test]
+fn a_node_level_graph_run_killed_mid_run_resumes_bit_exactly() {
+    let after = 2 + random_below(10) as usize;
+    let plan = Plan {
+        dataset: "cora",
+        method: "bp",
+        schedule: "simultaneous",
+        epochs: ["16", "1"],
+        extra: &["--eval-every", "1"],
+    };
+    kill_and_resume("cora", plan, |r| r.len() > after);
+}
+
+/// Graph level (MUTAG, 3 folds), sequential MOLE killed in the second fold: the first fold is
+/// kept, the second continues from its snapshot, the third starts afresh.
+#[test]
+fn a_graph_level_run_killed_in_a_later_fold_resumes_bit_exactly() {
+    let dir = temp_dir("resume-mutag");
+    let plan = Plan {
+        dataset: "mutag",
+        method: "mole",
+        schedule: "sequential",
+        epochs: ["8", "8"],
+        extra: &["--folds", "3"],
+    };
+    let whole = dir.join("whole");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let o = run(cmd.arg("--out").arg(&whole));
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    let killed = dir.join("killed");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let mut child = cmd
+        .arg("--out")
+        .arg(&killed)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let after = 1 + random_below(12) as usize;
+    let start = Instant::now();
+    while rows(&killed.join("fold_2")).len() <= after {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").exists());
+    assert!(killed.join("fold_1/summary.json").exists());
+    let fold_1 = std::fs::read(killed.join("fold_1/metrics.csv")).unwrap();
+
+    let o = run(mole()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--resume"])
+        .arg(&killed));
+    assert!(o.status.success(), "after {after} rows: {}", text(&o).1);
+    // The finished fold was not trained again.
+    assert_eq!(
+        std::fs::read(killed.join("fold_1/metrics.csv")).unwrap(),
+        fold_1
+    );
+    for f in ["fold_1", "fold_2", "fold_3"] {
+        assert_eq!(
+            metrics_without_time(&killed.join(f)),
+            metrics_without_time(&whole.join(f)),
+            "{f}, killed after {after} rows of fold 2"
+        );
+    }
+    let (a, b) = (summary(&killed), summary(&whole));
+    assert_eq!(a["fold_test_accuracies"], b["fold_test_accuracies"]);
+    assert_eq!(a["test_accuracy"], b["test_accuracy"]);
+}
+
+/// A tmpfs of `size` mounted at `path` for one test, unmounted when dropped; `None` where this
+/// process may not mount (then the test says so and checks nothing else).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(path.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `dir` until a write fails.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![7u8; 64 * 1024];
+    while f.write_all(&block).is_ok() && f.flush().is_ok() {}
+    // Byte by byte into the last partial block.
+    while f.write_all(&[7]).is_ok() {}
+    path
+}
+
+/// The disk fills up mid-run: the run ends with an error naming the file and the cause (no
+/// panic), the previous snapshot is intact, and once there is space again `--resume` finishes
+/// the run exactly as an uninterrupted one.
+#[test]
+fn a_full_disk_ends_the_run_cleanly_and_the_last_snapshot_resumes() {
+    let dir = temp_dir("resume-disk-full");
+    let flags = |cmd: &mut Command| {
+        base(
+            cmd,
+            Plan {
+                extra: &["--model", "mlp:32,32"],
+                ..digits("mole", "sequential", ["12", "8"])
+            },
+        );
+    };
+    let whole = dir.join("whole");
+    let mut cmd = mole();
+    flags(&mut cmd);
+    let o = run(cmd.arg("--out").arg(&whole));
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    let Some(disk) = SmallDisk::mount(&dir.join("disk"), "4m") else {
+        eprintln!("skipped: this process cannot mount a tmpfs");
+        return;
+    };
+    let killed = disk.0.join("run");
+    let mut cmd = mole();
+    flags(&mut cmd);
+    let child = cmd
+        .arg("--out")
+        .arg(&killed)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let snapshot = killed.join("weights/snapshot.safetensors");
+    let start = Instant::now();
+    while !snapshot.is_file() || rows(&killed).len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no snapshot");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let filler = fill(&disk.0);
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "the run finished on a full disk");
+    assert_ne!(o.status.code(), Some(101), "a panic: {stderr}");
+    assert!(
+        stderr.contains("No space left") || stderr.contains("space"),
+        "names the cause: {stderr}"
+    );
+    assert!(!killed.join("summary.json").exists());
+    // Space again: the last snapshot is whole and the run resumes to the uninterrupted end.
+    std::fs::remove_file(filler).unwrap();
+    let o = run(mole()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--quiet", "--resume"])
+        .arg(&killed));
+    assert!(o.status.success(), "resume: {}", text(&o).1);
+    assert_eq!(metrics_without_time(&killed), metrics_without_time(&whole));
+    assert_eq!(
+        summary(&killed)["test_accuracy"],
+        summary(&whole)["test_accuracy"]
+    );
+    drop(disk);
+}
