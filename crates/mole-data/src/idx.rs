@@ -84,23 +84,24 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let expected: usize = dims.iter().product();
     let actual = bytes.len() - header;
-    if actual != expected {
+    let expected = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let Some(_) = expected.filter(|&n| n == actual) else {
+        let expected = expected.map_or("more than 2^64".to_string(), |n| n.to_string());
         return Err(DataError::format(
             path,
             None,
             format!(
                 "IDX header declares dimensions {:?} = {expected} values but the file holds {actual}{}",
                 dims,
-                if actual < expected {
+                if actual < dims.iter().map(|&d| d as f64).product::<f64>() as usize {
                     " (truncated file)"
                 } else {
                     " (trailing data)"
                 }
             ),
         ));
-    }
+    };
     Ok(IdxArray {
         dims,
         data: bytes[header..].to_vec(),

@@ -56,8 +56,9 @@ pub enum BuildError {
 /// Checks that the module sizes in `group` (from [`TrainConfig::module_groups`], which fills in
 /// the default grouping) cover exactly the `n` layers of the model.
 pub fn group_sizes(n: usize, group: &[usize]) -> Result<Vec<usize>, BuildError> {
-    let total: usize = group.iter().sum();
-    if total != n {
+    let total = group.iter().try_fold(0usize, |t, &g| t.checked_add(g));
+    if total != Some(n) {
+        let total = total.map_or("more than 2^64".into(), |t| t.to_string());
         return Err(BuildError::Group(format!(
             "{group:?} covers {total} layers but the model has {n}"
         )));

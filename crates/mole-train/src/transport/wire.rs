@@ -195,7 +195,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
                 .map(|_| r.u64().map(|d| d as usize))
                 .collect::<Result<Vec<_>, _>>()?;
             let values = r.f32s()?;
-            if shape.iter().product::<usize>() != values.len() {
+            let size = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if size != Some(values.len()) {
                 return Err(format!(
                     "a batch of shape {shape:?} with {} values",
                     values.len()
