@@ -20,7 +20,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mole_info::{
     Centering, GaussianKernel, KernelWidth, LabelKernel, NHSIC_EPSILON, mutual_information, nhsic,
-    renyi_entropy,
+    nhsic_with_labels, renyi_entropy,
 };
 
 const SIZES: [usize; 4] = [128, 256, 512, 1024];
@@ -131,6 +131,31 @@ fn bench_nhsic_grad(c: &mut Criterion) {
     }
 }
 
+/// The label term of the HSIC bottleneck by the rank-C label path (`nhsic_with_labels`), on
+/// the same inputs as `nhsic_grad`.
+fn bench_nhsic_labels_grad(c: &mut Criterion) {
+    let device = Device::flex().autodiff();
+    let kernel = GaussianKernel::new(KernelWidth::DimensionScaled(5.0));
+    for d in WIDTHS {
+        let mut group = c.benchmark_group(format!("nhsic_labels_grad/d{d}"));
+        for m in SIZES {
+            let x = batch(m, d, &device);
+            let y = labels(m);
+            group.bench_with_input(BenchmarkId::from_parameter(m), &m, |b, _| {
+                b.iter(|| {
+                    let t = x.clone().detach().require_grad();
+                    let ky = LabelKernel::GaussianOneHot(5.0).gram(&y, CLASSES, &device);
+                    let kt = kernel.gram(t.clone()).matrix;
+                    let loss = nhsic_with_labels(kt, ky, &y, NHSIC_EPSILON, Centering::Both).neg();
+                    let grads = loss.backward();
+                    black_box(t.grad(&grads).unwrap().into_data())
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -142,6 +167,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_gram, bench_entropy, bench_mi_grad, bench_nhsic_grad
+    targets = bench_gram, bench_entropy, bench_mi_grad, bench_nhsic_grad, bench_nhsic_labels_grad
 }
 criterion_main!(benches);

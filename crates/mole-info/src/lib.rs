@@ -29,7 +29,9 @@ pub use eigen::{
     SymmetricEigen, from_host, scalar, spectral_matrix, symmetric_eigen, symmetric_eigen_owned,
     tensor_to_vec_f64, to_host, with_surrogate_gradient,
 };
-pub use hsic::{Centering, NHSIC_EPSILON, center, hsic, nhsic};
+pub use hsic::{
+    Centering, NHSIC_EPSILON, center, hsic, nhsic, nhsic_two_valued_labels, nhsic_with_labels,
+};
 pub use kernel::{
     DEFAULT_KNN, GaussianKernel, Gram, KernelWidth, LabelKernel, MIN_DATA_DRIVEN_SIGMA,
     ParseKernelWidthError, pairwise_sq_distances,

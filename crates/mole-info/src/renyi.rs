@@ -5,8 +5,9 @@ use std::f64::consts::LN_2;
 
 use burn::tensor::Tensor;
 
-use crate::eigen::{spectral_matrix, symmetric_eigen_owned, to_host, with_surrogate_gradient};
+use crate::eigen::{spectral_matrix, symmetric_eigen_blocks, to_host, with_surrogate_gradient};
 use crate::kernel::eye_like;
+use faer::Mat;
 
 /// Eigenvalues below this are treated as this value in the gradient when α ≤ 1, where the
 /// exact gradient `λ^{α−1}` (or `log λ` for α = 1) diverges at 0. The entropy value itself
@@ -107,40 +108,53 @@ pub fn renyi_entropy_eigen(k: Tensor<2>, alpha: f64) -> Tensor<1> {
                 host[(i, j)] /= tr;
             }
         }
-        symmetric_eigen_owned(host, tracked)
+        symmetric_eigen_blocks(host, tracked)
     } else {
         None
     };
-    let Some(eig) = eig else {
+    let Some(blocks) = eig else {
         return with_surrogate_gradient(f64::NAN, &k, Vec::new());
     };
-    let lambdas: Vec<f64> = eig.values.iter().map(|&l| l.max(0.0)).collect();
+    let lambdas: Vec<f64> = blocks
+        .iter()
+        .flat_map(|b| b.eigen.values.iter().map(|&l| l.max(0.0)))
+        .collect();
     let value = renyi_entropy_from_eigenvalues(&lambdas, alpha);
-    let Some(v) = eig.vectors.filter(|_| tracked) else {
+    if !tracked || blocks.iter().any(|b| b.eigen.vectors.is_none()) {
         return with_surrogate_gradient(value, &k, Vec::new());
+    }
+    let power_sum: f64 = lambdas.iter().map(|&l| l.powf(alpha)).sum();
+    let weight = |l: f64| -> f64 {
+        let l = l.max(0.0);
+        if alpha == 1.0 {
+            -(l.max(EIGENVALUE_FLOOR).ln() + 1.0) / LN_2
+        } else {
+            let l = if alpha < 1.0 {
+                l.max(EIGENVALUE_FLOOR)
+            } else {
+                l
+            };
+            alpha / ((1.0 - alpha) * LN_2 * power_sum) * l.powf(alpha - 1.0)
+        }
     };
-
-    let weights: Vec<f64> = if alpha == 1.0 {
-        lambdas
-            .iter()
-            .map(|&l| -(l.max(EIGENVALUE_FLOOR).ln() + 1.0) / LN_2)
-            .collect()
+    // ∂S/∂A = V diag(w(λ)) Vᵀ, block by block (zero between blocks, as A^{α−1} is).
+    let grad = if blocks.len() == 1 {
+        let b = &blocks[0];
+        let w: Vec<f64> = b.eigen.values.iter().map(|&l| weight(l)).collect();
+        spectral_matrix(b.eigen.vectors.as_ref().expect("checked").as_ref(), &w)
     } else {
-        let power_sum: f64 = lambdas.iter().map(|&l| l.powf(alpha)).sum();
-        let c = alpha / ((1.0 - alpha) * LN_2 * power_sum);
-        lambdas
-            .iter()
-            .map(|&l| {
-                let l = if alpha < 1.0 {
-                    l.max(EIGENVALUE_FLOOR)
-                } else {
-                    l
-                };
-                c * l.powf(alpha - 1.0)
-            })
-            .collect()
+        let mut g = Mat::zeros(n, n);
+        for b in &blocks {
+            let w: Vec<f64> = b.eigen.values.iter().map(|&l| weight(l)).collect();
+            let part = spectral_matrix(b.eigen.vectors.as_ref().expect("checked").as_ref(), &w);
+            for (a, &i) in b.rows.iter().enumerate() {
+                for (c, &j) in b.rows.iter().enumerate() {
+                    g[(i, j)] = part[(a, c)];
+                }
+            }
+        }
+        g
     };
-    let grad = spectral_matrix(v.as_ref(), &weights);
     let a = normalize_trace(k.clone());
     with_surrogate_gradient(value, &k, vec![(a, grad)])
 }

@@ -98,6 +98,32 @@ fn eigen_path_gradient_equals_fast_path_gradient_at_order_two() {
     }
 }
 
+/// The joint Gram of T and delta-kernel labels is block-diagonal by class: the eigen path
+/// decomposes it class by class, and its gradient (zero between classes) is the exact one.
+#[test]
+fn class_block_eigen_path_gradient_equals_fast_path_gradient_at_order_two() {
+    let labels = [0usize, 1, 2, 0, 1, 2];
+    let joint = |x: Tensor<2>| {
+        let ky = LabelKernel::Delta.gram(&labels, 3, &x.device());
+        gram(x, 1.5) * ky
+    };
+    let x = input(6);
+    let fast = autodiff_gradient(&|x| renyi_entropy(joint(x), 2.0), &x);
+    let blocks = autodiff_gradient(&|x| renyi_entropy_eigen(joint(x), 2.0), &x);
+    let scale = fast.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    assert!(scale > 1e-3);
+    for (a, b) in fast.iter().zip(&blocks) {
+        assert!((a - b).abs() <= 1e-4 * scale, "{fast:?}\n{blocks:?}");
+    }
+    for alpha in [0.5, 1.0, 1.01, 3.0] {
+        check(
+            &format!("S_{alpha}(T,labels)"),
+            &|x| renyi_entropy(joint(x), alpha),
+            7,
+        );
+    }
+}
+
 #[test]
 fn mutual_information_gradient_matches_finite_differences() {
     let y = Rng::new(30).normal_vec(ROWS, 2);

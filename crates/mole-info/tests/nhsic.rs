@@ -65,3 +65,67 @@ fn hsic_matches_trace_formula() {
         );
     }
 }
+
+/// The rank-C label path equals the general solve path: values and gradients, for the delta
+/// kernel and a Gaussian kernel on one-hot labels (two values by class), both centrings, with
+/// a class left out and classes of different sizes.
+#[test]
+fn label_structured_nhsic_equals_the_general_path() {
+    use mole_info::{LabelKernel, nhsic_two_valued_labels, nhsic_with_labels};
+    let device = Device::flex().autodiff();
+    let labels = [0usize, 2, 2, 1, 0, 2, 1, 2, 0, 2];
+    let m = labels.len();
+    let x = Rng::new(9).normal_vec(m, 3);
+    let one_hot: Vec<f64> = labels
+        .iter()
+        .flat_map(|&y| (0..4).map(move |c| f64::from(u8::from(c == y))))
+        .collect();
+    let gaussian = GaussianKernel::new(KernelWidth::Fixed(1.2));
+    // Same class 1, else 0 (delta) or exp(−2 / (2 · 1.2²)) (one-hot vectors √2 apart).
+    let label_grams = [
+        (LabelKernel::Delta.gram(&labels, 4, &device), 0.0),
+        (
+            gaussian.gram(matrix(&one_hot, m, 4, &device)).matrix,
+            (-1.0f64 / (1.2 * 1.2)).exp(),
+        ),
+    ];
+    for (ky, other) in label_grams {
+        for eps in [NHSIC_EPSILON, 1e-2] {
+            for centering in [Centering::Both, Centering::Right] {
+                let run = |fast: bool| {
+                    let xt = matrix(&x, m, 3, &device).require_grad();
+                    let kt = GaussianKernel::new(KernelWidth::Fixed(1.5))
+                        .gram(xt.clone())
+                        .matrix;
+                    let h = if fast {
+                        // The structured computation itself, then the dispatching entry point.
+                        let direct = nhsic_two_valued_labels(kt.clone(), &labels, 1.0, other, eps)
+                            .expect("positive definite");
+                        let dispatched = nhsic_with_labels(kt, ky.clone(), &labels, eps, centering);
+                        assert!((scalar(&direct) - scalar(&dispatched)).abs() < 1e-6);
+                        direct
+                    } else {
+                        nhsic(kt, ky.clone(), eps, centering)
+                    };
+                    let v = scalar(&h);
+                    let g = values(&xt.grad(&h.backward()).expect("gradient"));
+                    (v, g)
+                };
+                let (v_fast, g_fast) = run(true);
+                let (v_slow, g_slow) = run(false);
+                assert!(
+                    (v_fast - v_slow).abs() <= 1e-5 * v_slow.abs().max(1.0),
+                    "eps {eps} {centering:?}: {v_fast} vs {v_slow}"
+                );
+                let scale = g_slow.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                assert!(scale > 1e-6, "a gradient to compare");
+                for (a, b) in g_fast.iter().zip(&g_slow) {
+                    assert!(
+                        (a - b).abs() <= 1e-3 * scale,
+                        "eps {eps} {centering:?}: {g_fast:?}\n{g_slow:?}"
+                    );
+                }
+            }
+        }
+    }
+}

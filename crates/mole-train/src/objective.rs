@@ -320,7 +320,8 @@ impl Objective {
                     None => (kt.clone(), o.kernel.gram(target.x.clone()).matrix),
                 };
                 let hx = mole_info::nhsic(kt_x, kx, o.epsilon, o.centering);
-                let hy = mole_info::nhsic(kt, ky, o.epsilon, o.centering);
+                let hy =
+                    mole_info::nhsic_with_labels(kt, ky, &target.labels, o.epsilon, o.centering);
                 diag.insert("nhsic_tx".into(), scalar(&hx));
                 diag.insert("nhsic_ty".into(), scalar(&hy));
                 hx - hy.mul_scalar(o.beta)
