@@ -116,24 +116,32 @@ pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -
     let shift = |k: &Mat<f64>| Mat::from_fn(m, m, |i, j| k[(i, j)] + if i == j { c } else { 0.0 });
     let lu_x = shift(&kxc).partial_piv_lu();
     let lu_y = shift(&kyc).partial_piv_lu();
-    let rx = lu_x.solve(&kxc);
     let ry = lu_y.solve(&kyc);
-    let mut value = 0.0;
-    for i in 0..m {
-        for j in 0..m {
-            value += rx[(i, j)] * ry[(j, i)];
-        }
-    }
-
+    let trace = |a: &Mat<f64>| (0..m).map(|i| a[(i, i)]).sum::<f64>();
     let mut terms = Vec::with_capacity(2);
-    if kx.is_tracked() {
+    // With K_X tracked, P = M_X^{-1} R_Y is needed for the gradient, and since
+    // R_X = I − c M_X^{-1} the value is tr(R_Y) − c tr(P): R_X itself is then only needed for
+    // K_Y's gradient (one m-column solve fewer in the usual case, K_Y a constant label Gram).
+    let (value, rx) = if kx.is_tracked() {
         // Bᵀ = c M_X^{-T} (M_X^{-1} R_Y)ᵀ
         let p = lu_x.solve(&ry);
+        let value = trace(&ry) - c * trace(&p);
         let bt = lu_x.solve_transpose(p.transpose());
         let grad = center_host(&Mat::from_fn(m, m, |i, j| c * bt[(i, j)]), centering);
         terms.push((kx.clone(), grad));
-    }
+        (value, None)
+    } else {
+        let rx = lu_x.solve(&kxc);
+        let mut value = 0.0;
+        for i in 0..m {
+            for j in 0..m {
+                value += rx[(i, j)] * ry[(j, i)];
+            }
+        }
+        (value, Some(rx))
+    };
     if ky.is_tracked() {
+        let rx = rx.unwrap_or_else(|| lu_x.solve(&kxc));
         let p = lu_y.solve(&rx);
         let bt = lu_y.solve_transpose(p.transpose());
         let grad = center_host(&Mat::from_fn(m, m, |i, j| c * bt[(i, j)]), centering);

@@ -129,3 +129,32 @@ fn label_structured_nhsic_equals_the_general_path() {
         }
     }
 }
+
+/// With the first Gram tracked, the value comes from `tr(R_Y) − c tr(M_X⁻¹ R_Y)` (no `R_X`):
+/// it equals the untracked computation and the explicit f64 oracle.
+#[test]
+fn tracked_nhsic_value_equals_the_untracked_one() {
+    let autodiff = Device::flex().autodiff();
+    for (m, seed) in [(6, 11), (16, 12)] {
+        let (kx, ky, hx, hy) = grams(m, seed);
+        for centering in [Centering::Both, Centering::Right] {
+            let plain = scalar(&nhsic(kx.clone(), ky.clone(), NHSIC_EPSILON, centering));
+            let tracked_kx = matrix(&hx, m, m, &autodiff).require_grad();
+            let tracked = scalar(&nhsic(
+                tracked_kx,
+                matrix(&hy, m, m, &autodiff),
+                NHSIC_EPSILON,
+                centering,
+            ));
+            let want = nhsic_explicit(&hx, &hy, m, NHSIC_EPSILON, centering);
+            assert!(
+                (tracked - plain).abs() <= 1e-6 * want.abs().max(1.0),
+                "{tracked} vs {plain}"
+            );
+            assert!(
+                (tracked - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{tracked} vs {want}"
+            );
+        }
+    }
+}
