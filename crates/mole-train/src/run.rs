@@ -107,9 +107,8 @@ impl RunDir {
         };
         let file = path.join("metrics.csv");
         let text = std::fs::read_to_string(&file).map_err(err)?;
-        let mut kept = format!("{METRICS_HEADER}\n");
+        let mut kept = Vec::new();
         let mut last = 0;
-        let mut rows = 0;
         for line in text.lines().skip(1) {
             let e: usize = line
                 .split(',')
@@ -121,20 +120,9 @@ impl RunDir {
                 break;
             }
             last = e;
-            rows += 1;
-            kept += line;
-            kept.push('\n');
+            kept.push(line);
         }
-        write_atomic(&file, kept.as_bytes()).map_err(err)?;
-        let metrics = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&file)
-            .map_err(err)?;
-        Ok(RunDir {
-            path: path.to_path_buf(),
-            metrics,
-            rows,
-        })
+        Self::continue_with(path, &kept)
     }
 
     /// Reopens an existing run directory to continue it from a snapshot that counted `rows`
@@ -164,8 +152,19 @@ impl RunDir {
                 ),
             )));
         }
+        Self::continue_with(path, &body)
+    }
+
+    /// Rewrites `metrics.csv` of `path` atomically as the header and `rows`, then opens it for
+    /// appending: the common end of [`RunDir::resume`] and [`RunDir::reopen`].
+    fn continue_with(path: &Path, rows: &[&str]) -> Result<RunDir, RunDirError> {
+        let err = |source| RunDirError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = path.join("metrics.csv");
         let mut kept = format!("{METRICS_HEADER}\n");
-        for line in body {
+        for line in rows {
             kept += line;
             kept.push('\n');
         }
@@ -177,7 +176,7 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
-            rows,
+            rows: rows.len(),
         })
     }
 
