@@ -22,6 +22,9 @@ pub enum Suite {
     AsyncScaling,
     /// Images/second of BP, MOLE and HSIC on the same CNN (cnn:32,64 on MNIST by default).
     Cnn,
+    /// Where a training batch's time goes: the throughput configurations run with `--profile`,
+    /// milliseconds per batch in each phase, summed over the learners.
+    Profile,
 }
 
 /// Flags of `mole bench`.
@@ -190,7 +193,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let (model, configs): (String, Vec<(&str, Vec<&str>)>) = match args.suite {
-        Suite::Throughput | Suite::Async | Suite::AsyncScaling => (
+        Suite::Throughput | Suite::Profile | Suite::Async | Suite::AsyncScaling => (
             args.model
                 .clone()
                 .unwrap_or_else(|| "mlp:256,256,256".into()),
@@ -231,10 +234,26 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             cnn_configs(args.group.as_deref()),
         ),
     };
+    let profile = matches!(args.suite, Suite::Profile);
     let rows: Vec<Row> = configs
         .iter()
-        .map(|(label, extra)| run_config(args, &out, label, extra, &model))
+        .map(|(label, extra)| {
+            let extra: Vec<&str> = extra
+                .iter()
+                .copied()
+                .chain(profile.then_some("--profile"))
+                .collect();
+            run_config(args, &out, label, &extra, &model)
+        })
         .collect::<anyhow::Result<_>>()?;
+    if profile {
+        let table = crate::profile_table::batch_table(&rows, &out, &model, args)?;
+        print!("{table}");
+        if let Some(p) = &args.markdown {
+            std::fs::write(p, &table).with_context(|| format!("writing {}", p.display()))?;
+        }
+        return Ok(());
+    }
     let bp = &rows[0].summary;
     let f = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
     let mut table = format!(

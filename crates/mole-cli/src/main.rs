@@ -6,6 +6,7 @@ mod compare_cmd;
 mod measure;
 mod mpi_cmd;
 mod presets;
+mod profile_table;
 mod report_cmd;
 mod train_cmd;
 

@@ -202,6 +202,10 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Time every step's phases (forward, Gram matrices, estimator, backward, optimiser,
+    /// evaluation) per module; prints the table and writes `profile.json` to the run directory.
+    #[arg(long)]
+    pub profile: bool,
     /// Write the report (pictures and report.html, as `mole report`) into each run directory.
     #[arg(long)]
     pub report: bool,
@@ -617,9 +621,26 @@ fn run_resolved(
             }
         }
     }
-    let train = |cfg: &TrainConfig, data: &Data| match data {
-        Data::Rows(d) => run_one(cfg, d, args.quiet),
-        Data::Graph(d) => run_graph(cfg, d, args.quiet),
+    if args.profile {
+        mole_info::profile::enable();
+    }
+    let mut profiles = Vec::new();
+    let mut train = |cfg: &TrainConfig, data: &Data| {
+        let _ = mole_info::profile::take();
+        let t0 = std::time::Instant::now();
+        let result = match data {
+            Data::Rows(d) => run_one(cfg, d, args.quiet),
+            Data::Graph(d) => run_graph(cfg, d, args.quiet),
+        }?;
+        if args.profile {
+            let (wall, entries) = (t0.elapsed().as_secs_f64(), mole_info::profile::take());
+            crate::profile_table::write_json(&result.1, &entries, wall)?;
+            profiles.push((
+                result.0.method.clone(),
+                crate::profile_table::table(&entries, wall),
+            ));
+        }
+        anyhow::Ok(result)
     };
     let mut rows = vec![train(&cfg, &data)?];
     if (args.baseline || no_arguments) && cfg.method != Method::Bp && args.resume.is_none() {
@@ -640,6 +661,11 @@ fn run_resolved(
         bp_given.insert("out".into(), baseline());
         let (bp, bp_data) = resolve_defaults(bp, &bp_given)?;
         rows.push(train(&bp, &bp_data)?);
+    }
+    for (method, table) in &profiles {
+        println!(
+            "\nStep profile, {method} (exclusive seconds per phase, share of the run's wall time):\n\n{table}"
+        );
     }
     println!("| method | schedule | test accuracy | train s | samples/s | peak RSS MiB |");
     println!("|---|---|---|---|---|---|");

@@ -388,3 +388,78 @@ fn backprop_on_the_sequential_schedule_trains_without_a_panic() {
     assert_eq!(s["schedule"], "sequential");
     assert!(s["test_accuracy"].as_f64().unwrap() > 0.8, "{s}");
 }
+
+/// `--profile`: a table with a row per learner and `profile.json` whose training phases of a
+/// MOLE run include the forward pass, the Gram matrices, the estimator, backward and the
+/// optimiser, with one optimiser call per step; the phase seconds add up to no more than the
+/// wall time.
+#[test]
+fn profile_times_every_phase_of_every_learner() {
+    let dir = temp_dir("profile");
+    let out = run(mole()
+        .args(["train", "--quiet", "--profile", "--dataset", "digits"])
+        .args(["--model", "mlp:32,32", "--method", "mole", "--epochs", "2"])
+        .args(["--head-epochs", "1", "--batch-size", "128", "--out"])
+        .arg(dir.join("run")));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for row in ["| module 1 |", "| module 2 |", "| head |", "| untimed |"] {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/profile.json")).unwrap())
+            .unwrap();
+    let phases = json["phases"].as_array().unwrap();
+    let find = |learner: &str, phase: &str| {
+        phases
+            .iter()
+            .find(|e| e["learner"] == learner && e["phase"] == phase)
+            .unwrap_or_else(|| panic!("{learner} {phase} missing: {json}"))
+    };
+    let s = summary(&dir.join("run"));
+    let steps = s["modules"][0]["steps"].as_u64().unwrap();
+    for phase in ["forward", "gram", "estimator", "backward", "optimizer"] {
+        assert!(find("module 1", phase)["seconds"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        find("module 1", "optimizer")["calls"].as_u64().unwrap(),
+        steps
+    );
+    let total: f64 = phases.iter().map(|e| e["seconds"].as_f64().unwrap()).sum();
+    assert!(total <= json["wall_seconds"].as_f64().unwrap() + 1e-6);
+}
+
+/// `mole bench profile`: every configuration's milliseconds per batch by phase, BP first.
+#[test]
+fn bench_profile_reports_each_configuration() {
+    let dir = temp_dir("bench-profile");
+    let out = run(mole()
+        .args([
+            "bench",
+            "profile",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:16,16",
+        ])
+        .args(["--batch-size", "128", "--out"])
+        .arg(&dir));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for row in [
+        "| bp simultaneous |",
+        "| mole sequential |",
+        "| mole simultaneous |",
+        "| hsic simultaneous |",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert_eq!(line.matches('|').count(), 11, "{line}");
+    }
+    assert!(
+        stdout.contains("| bp simultaneous |") && stdout.contains("| 1.00 |"),
+        "{stdout}"
+    );
+}

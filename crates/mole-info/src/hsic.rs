@@ -2,7 +2,7 @@
 //! (Fukumizu-style) nHSIC used by the HSIC bottleneck (Ma, Lewis & Kleijn 2020).
 
 use burn::tensor::Tensor;
-use faer::linalg::solvers::Solve;
+use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, Side};
 
 use crate::eigen::{to_host, with_surrogate_gradient};
@@ -50,6 +50,7 @@ pub fn center(k: Tensor<2>, centering: Centering) -> Tensor<2> {
 /// # Panics
 /// If the shapes differ or `m < 2`.
 pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     assert_eq!(
         kx.dims(),
         ky.dims(),
@@ -86,7 +87,10 @@ fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
 /// with `K̄` the centred Gram matrix ([`Centering`]) and `m` the batch size. `ε` is usually
 /// [`NHSIC_EPSILON`]. For `Centering::Both` it lies in `[0, rank]`.
 ///
-/// Computed on the host in f64 with LU solves (no explicit inverse): since `K̄` commutes with
+/// Computed on the host in f64. With `Both` centring and at most one side tracked (a module
+/// output against a constant input or label Gram), through the constant side's
+/// [`NhsicFactor`] and [`nhsic_with_factor`] (Cholesky). Otherwise with LU solves (no explicit
+/// inverse): since `K̄` commutes with
 /// `M = K̄ + c I` (`c = ε m`), `R = M^{-1} K̄ = I − c M^{-1}`. The exact gradient, injected with
 /// the surrogate trick of [`crate::eigen`], is
 ///
@@ -98,6 +102,7 @@ fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
 /// # Panics
 /// If the shapes differ, the matrices are not square, or ε is not finite and > 0.
 pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -> Tensor<1> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     assert_eq!(
         kx.dims(),
         ky.dims(),
@@ -109,6 +114,19 @@ pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -
         epsilon.is_finite() && epsilon > 0.0,
         "nhsic needs a finite epsilon > 0, got {epsilon}"
     );
+    // At most one side tracked: the factor of the constant side and one Cholesky of the other.
+    if centering == Centering::Both && !(kx.is_tracked() && ky.is_tracked()) {
+        let (k, constant) = if ky.is_tracked() {
+            (&ky, &kx)
+        } else {
+            (&kx, &ky)
+        };
+        if let Some(v) =
+            NhsicFactor::new(constant, epsilon).and_then(|f| nhsic_with_factor(k.clone(), &f))
+        {
+            return v;
+        }
+    }
     let c = epsilon * m as f64;
 
     let kxc = center_host(&to_host(&kx), centering);
@@ -150,6 +168,94 @@ pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -
     with_surrogate_gradient(value, &kx, terms)
 }
 
+/// The half of nHSIC that belongs to a constant Gram matrix `K_Y`: with `c = ε m` and
+/// `M_Y = H K_Y H + cI`, `R_Y = H K_Y H M_Y^{-1} = I − c M_Y^{-1}` (symmetric) and `tr(R_Y)`.
+///
+/// Computed once (one Cholesky factorisation and inverse), it serves every
+/// [`nhsic_with_factor`] against the same `K_Y`: the modules of a network scored against one
+/// batch's inputs share it.
+#[derive(Clone, Debug)]
+pub struct NhsicFactor {
+    r: Mat<f64>,
+    trace: f64,
+    epsilon: f64,
+}
+
+/// `M = H K H + cI` on the host and its inverse (Cholesky), or `None` when `M` is not
+/// numerically positive definite or `K` has non-finite entries.
+fn shifted_inverse(k: &Tensor<2>, c: f64) -> Option<Mat<f64>> {
+    let mut kc = center_host(&to_host(k), Centering::Both);
+    let m = kc.nrows();
+    for i in 0..m {
+        kc[(i, i)] += c;
+    }
+    if kc.col_iter().any(|col| col.iter().any(|v| !v.is_finite())) {
+        return None;
+    }
+    let inv = kc.llt(Side::Lower).ok()?.inverse();
+    Some(Mat::from_fn(m, m, |i, j| 0.5 * (inv[(i, j)] + inv[(j, i)])))
+}
+
+impl NhsicFactor {
+    /// The factor of `ky` (square, untracked or not: no gradient flows to it) with regulariser
+    /// `epsilon`; `None` when `H K_Y H + ε m I` is not numerically positive definite.
+    ///
+    /// # Panics
+    /// If `ky` is not square or ε is not finite and > 0.
+    pub fn new(ky: &Tensor<2>, epsilon: f64) -> Option<Self> {
+        let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
+        let [m, n] = ky.dims();
+        assert_eq!(m, n, "nhsic needs square Gram matrices");
+        assert!(
+            epsilon.is_finite() && epsilon > 0.0,
+            "nhsic needs a finite epsilon > 0, got {epsilon}"
+        );
+        let c = epsilon * m as f64;
+        let inv = shifted_inverse(ky, c)?;
+        let r = Mat::from_fn(m, m, |i, j| f64::from(u8::from(i == j)) - c * inv[(i, j)]);
+        let trace = (0..m).map(|i| r[(i, i)]).sum();
+        Some(NhsicFactor { r, trace, epsilon })
+    }
+
+    /// The batch size `m` it was computed for.
+    pub fn size(&self) -> usize {
+        self.r.nrows()
+    }
+}
+
+/// [`nhsic`]`(K, K_Y)` with `K_Y`'s [`NhsicFactor`]: with `M = H K H + cI` (Cholesky, inverse)
+/// and `P = M^{-1} R_Y`,
+///
+/// `nHSIC = tr(R R_Y) = tr(R_Y) − c tr(P)`,  `∂/∂K = H (c P M^{-1}) H`
+///
+/// (`∂/∂K̄ = c M^{-1} R_Y M^{-1}`, from `R = I − c M^{-1}`): one m³/3 factorisation, an inverse
+/// and two m × m products, against two LU factorisations and three m-column solves of the
+/// general path. The value is the same function of `K` under either [`Centering`], so this
+/// serves both. `None` when `M` is not numerically positive definite.
+///
+/// # Panics
+/// If `k` is not square of the factor's size.
+pub fn nhsic_with_factor(k: Tensor<2>, y: &NhsicFactor) -> Option<Tensor<1>> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
+    let m = y.size();
+    assert_eq!(
+        k.dims(),
+        [m, m],
+        "nhsic needs Gram matrices of the same shape"
+    );
+    let c = y.epsilon * m as f64;
+    let minv = shifted_inverse(&k, c)?;
+    let p = &minv * &y.r;
+    let value = y.trace - c * (0..m).map(|i| p[(i, i)]).sum::<f64>();
+    let mut terms = Vec::with_capacity(1);
+    if k.is_tracked() {
+        let b = &p * &minv;
+        let sym = Mat::from_fn(m, m, |i, j| 0.5 * c * (b[(i, j)] + b[(j, i)]));
+        terms.push((k.clone(), center_host(&sym, Centering::Both)));
+    }
+    Some(with_surrogate_gradient(value, &k, terms))
+}
+
 /// [`nhsic`] against a label Gram matrix `ky` that is two-valued by class — `a` between items
 /// of the same class, `b` otherwise: the delta kernel, or a Gaussian kernel on one-hot labels —
 /// through the rank-C structure of the centred label Gram. With `E` the m × C class indicator,
@@ -175,6 +281,7 @@ pub fn nhsic_with_labels(
     epsilon: f64,
     centering: Centering,
 ) -> Tensor<1> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     let [m, n] = k.dims();
     if ky.is_tracked() || labels.len() != m || m != n || ky.dims() != [m, m] || m < 2 {
         return nhsic(k, ky, epsilon, centering);
@@ -215,6 +322,7 @@ pub fn nhsic_two_valued_labels(
     b: f64,
     epsilon: f64,
 ) -> Option<Tensor<1>> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     let [m, _] = k.dims();
     assert_eq!(labels.len(), m, "one label per row");
     assert!(

@@ -298,6 +298,7 @@ impl GaussianKernel {
     /// Differentiable with respect to `x` (σ itself is treated as a constant). The diagonal is
     /// exactly 1, so `tr(K) = m`.
     pub fn gram(&self, x: Tensor<2>) -> Gram {
+        let _phase = crate::profile::scope(crate::profile::Phase::Gram);
         let sq = pairwise_sq_distances(x.clone());
         let sigma = self.width.resolve(&x, &sq);
         let matrix = sq.div_scalar(-2.0 * sigma * sigma).exp();
@@ -323,6 +324,7 @@ impl LabelKernel {
     /// # Panics
     /// If a label is `>= num_classes`.
     pub fn gram(&self, labels: &[usize], num_classes: usize, device: &Device) -> Tensor<2> {
+        let _phase = crate::profile::scope(crate::profile::Phase::Gram);
         let m = labels.len();
         if let Some(&bad) = labels.iter().find(|&&y| y >= num_classes) {
             panic!("label {bad} is out of range for {num_classes} classes");

@@ -23,6 +23,7 @@ pub mod eigen;
 pub mod hsic;
 pub mod kernel;
 pub mod mutual_information;
+pub mod profile;
 pub mod renyi;
 
 pub use eigen::{
@@ -30,7 +31,8 @@ pub use eigen::{
     tensor_to_vec_f64, to_host, with_surrogate_gradient,
 };
 pub use hsic::{
-    Centering, NHSIC_EPSILON, center, hsic, nhsic, nhsic_two_valued_labels, nhsic_with_labels,
+    Centering, NHSIC_EPSILON, NhsicFactor, center, hsic, nhsic, nhsic_two_valued_labels,
+    nhsic_with_factor, nhsic_with_labels,
 };
 pub use kernel::{
     DEFAULT_KNN, GaussianKernel, Gram, KernelWidth, LabelKernel, MIN_DATA_DRIVEN_SIGMA,

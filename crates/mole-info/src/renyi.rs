@@ -34,6 +34,7 @@ pub fn normalize_trace(k: Tensor<2>) -> Tensor<2> {
 /// # Panics
 /// If `grams` is empty.
 pub fn hadamard_product(grams: &[Tensor<2>]) -> Tensor<2> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Gram);
     let (first, rest) = grams
         .split_first()
         .expect("hadamard_product needs at least one Gram matrix");
@@ -74,6 +75,7 @@ pub fn renyi_entropy(k: Tensor<2>, alpha: f64) -> Tensor<1> {
 ///
 /// Equal to `S_2` by the eigen path because `tr(A²) = ‖A‖_F²` for symmetric `A`.
 pub fn renyi_entropy_order2(k: Tensor<2>) -> Tensor<1> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     let a = normalize_trace(k);
     a.square().sum().log().div_scalar(-LN_2)
 }
@@ -96,6 +98,7 @@ pub fn renyi_entropy_order2(k: Tensor<2>) -> Tensor<1> {
 /// # Panics
 /// If α is not finite and > 0.
 pub fn renyi_entropy_eigen(k: Tensor<2>, alpha: f64) -> Tensor<1> {
+    let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     check_alpha(alpha);
     let tracked = k.is_tracked();
     let mut host = to_host(&k);

@@ -158,3 +158,45 @@ fn tracked_nhsic_value_equals_the_untracked_one() {
         }
     }
 }
+
+/// One [`NhsicFactor`] of a constant Gram serves several tracked Grams (the modules scored
+/// against one batch's inputs): each value and gradient equals the general LU path's (reached
+/// with `Right` centring, the same function of `K`), at the default ε and a larger one.
+#[test]
+fn shared_factor_equals_the_general_path() {
+    use mole_info::{NhsicFactor, nhsic_with_factor};
+    let device = Device::flex().autodiff();
+    let m = 24;
+    let mut rng = Rng::new(21);
+    let x = rng.normal_vec(m, 5);
+    let kx = GaussianKernel::new(KernelWidth::Fixed(2.0))
+        .gram(matrix(&x, m, 5, &device))
+        .matrix;
+    for eps in [NHSIC_EPSILON, 1e-2] {
+        let factor = NhsicFactor::new(&kx, eps).expect("positive definite");
+        assert_eq!(factor.size(), m);
+        for (seed, width) in [(22, 3), (23, 7)] {
+            let t = Rng::new(seed).normal_vec(m, width);
+            let run = |shared: bool| {
+                let xt = matrix(&t, m, width, &device).require_grad();
+                let kt = GaussianKernel::new(KernelWidth::Fixed(1.3))
+                    .gram(xt.clone())
+                    .matrix;
+                let h = if shared {
+                    nhsic_with_factor(kt, &factor).expect("positive definite")
+                } else {
+                    nhsic(kt, kx.clone(), eps, Centering::Right)
+                };
+                let v = scalar(&h);
+                (v, values(&xt.grad(&h.backward()).expect("gradient")))
+            };
+            let ((v1, g1), (v2, g2)) = (run(true), run(false));
+            assert!((v1 - v2).abs() <= 1e-5 * v2.abs().max(1.0), "{v1} vs {v2}");
+            let scale = g2.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            assert!(scale > 1e-6, "a gradient to compare");
+            for (a, b) in g1.iter().zip(&g2) {
+                assert!((a - b).abs() <= 1e-3 * scale, "eps {eps}: {a} vs {b}");
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use burn::optim::{
     momentum::MomentumConfig,
 };
 use burn::tensor::Tensor;
+use mole_info::profile::{self, Phase};
 use mole_nn::{Block, Features, GraphBatch};
 
 /// The layers of one module, applied in order.
@@ -151,10 +152,17 @@ impl LocalModule {
         graph: Option<&GraphBatch>,
         target: &Target,
     ) -> Result<(Features, Diagnostics), NonFiniteLoss> {
+        profile::set_learner(&self.name);
         // A leaf on the autodiff device: batch norm trains, but nothing upstream is reachable.
-        let input = input.without_autodiff().autodiff();
-        let output = self.stage.forward_graph(input, graph);
-        let (loss, diag) = self.objective.loss(output.clone(), target);
+        let output = {
+            let _phase = profile::scope(Phase::Forward);
+            let input = input.without_autodiff().autodiff();
+            self.stage.forward_graph(input, graph)
+        };
+        let (loss, diag) = {
+            let _phase = profile::scope(Phase::Loss);
+            self.objective.loss(output.clone(), target)
+        };
         let value = diag["loss"];
         if !value.is_finite() {
             return Err(NonFiniteLoss {
@@ -200,8 +208,12 @@ impl LocalModule {
 
     /// Backward on `loss` and one optimiser step on this module's parameters.
     pub fn apply(&mut self, loss: Tensor<1>) {
-        let grads = loss.backward();
-        let grads = GradientsParams::from_grads(grads, &self.stage);
+        let grads = {
+            let _phase = profile::scope(Phase::Backward);
+            let grads = loss.backward();
+            GradientsParams::from_grads(grads, &self.stage)
+        };
+        let _phase = profile::scope(Phase::Optimizer);
         self.stage = self.optimizer.step(self.lr, self.stage.clone(), grads);
         self.steps += 1;
     }

@@ -10,9 +10,10 @@
 use crate::config::{HsicSettings, MoleSettings};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use mole_info::{Centering, GaussianKernel, KernelWidth, LabelKernel};
+use mole_info::{Centering, GaussianKernel, KernelWidth, LabelKernel, NhsicFactor};
 use mole_nn::{Features, GraphBatch, Readout};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// Named numbers an objective reports with each step (`loss`, `i_ty`, `nhsic_tx`, …).
 pub type Diagnostics = BTreeMap<String, f64>;
@@ -55,6 +56,34 @@ pub struct Target {
     /// a sample of all nodes, labelled or not. `None`: the input terms score the same rows as
     /// the label terms.
     pub input_sample: Option<InputSample>,
+    /// What the modules scored against this batch share (see [`InputCache`]).
+    pub cache: InputCache,
+}
+
+/// Per-batch results that depend on the inputs only, computed by the first module that needs
+/// them and reused by the others scored against the same [`Target`] (a clone shares the
+/// cache): the HSIC bottleneck's `R_X` factor of `nHSIC(T, X)`, keyed by the kernel and ε.
+#[derive(Clone, Debug, Default)]
+pub struct InputCache(Arc<Mutex<Vec<CachedFactor>>>);
+
+/// A cache key and the factor computed for it (`None`: not positive definite).
+type CachedFactor = (String, Option<Arc<NhsicFactor>>);
+
+impl InputCache {
+    /// The factor stored under `key`, or `make`'s result stored there first.
+    pub fn nhsic_factor(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Option<NhsicFactor>,
+    ) -> Option<Arc<NhsicFactor>> {
+        let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, f)) = entries.iter().find(|(k, _)| *k == key) {
+            return f.clone();
+        }
+        let f = make().map(Arc::new);
+        entries.push((key, f.clone()));
+        f
+    }
 }
 
 /// Rows of a module output and their network inputs, scored by the input terms only.
@@ -315,11 +344,24 @@ impl Objective {
                 let t = if o.pooled { t.pooled() } else { t.flat() };
                 let kt = o.kernel.gram(t).matrix;
                 let ky = o.kernel.gram(target.one_hot(&device)).matrix;
-                let (kt_x, kx) = match sample() {
-                    Some((ts, xs)) => (o.kernel.gram(ts).matrix, o.kernel.gram(xs).matrix),
-                    None => (kt.clone(), o.kernel.gram(target.x.clone()).matrix),
+                let (kt_x, xs, key) = match sample() {
+                    Some((ts, xs)) => (o.kernel.gram(ts).matrix, xs, "input sample"),
+                    None => (kt.clone(), target.x.clone(), "batch"),
                 };
-                let hx = mole_info::nhsic(kt_x, kx, o.epsilon, o.centering);
+                let kx = || o.kernel.gram(xs.clone()).matrix;
+                // R_X once per batch for all modules (Both centring; Right keeps the general
+                // path's round-off, see `Centering`).
+                let factor = (o.centering == Centering::Both)
+                    .then(|| {
+                        let key = format!("nhsic {key} {:?} {}", o.kernel.width, o.epsilon);
+                        target
+                            .cache
+                            .nhsic_factor(key, || NhsicFactor::new(&kx(), o.epsilon))
+                    })
+                    .flatten();
+                let hx = factor
+                    .and_then(|f| mole_info::nhsic_with_factor(kt_x.clone(), &f))
+                    .unwrap_or_else(|| mole_info::nhsic(kt_x, kx(), o.epsilon, o.centering));
                 let hy =
                     mole_info::nhsic_with_labels(kt, ky, &target.labels, o.epsilon, o.centering);
                 diag.insert("nhsic_tx".into(), scalar(&hx));
@@ -366,6 +408,7 @@ mod tests {
             num_classes: 2,
             view: Some(TargetView::Rows(labelled.clone())),
             input_sample: None,
+            cache: InputCache::default(),
         };
         let width = KernelWidth::Fixed(1.5);
         let mole = MoleObjective {
@@ -431,6 +474,7 @@ mod tests {
             num_classes: classes,
             view: None,
             input_sample: None,
+            cache: InputCache::default(),
         };
         // Clusters: every sample at its class's corner, 100 apart. Isolated: every sample on
         // its own point, 100 apart from all others.

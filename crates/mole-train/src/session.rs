@@ -11,6 +11,7 @@ use anyhow::Context;
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use mole_data::{Dataset, Split};
+use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -187,6 +188,7 @@ impl<'a> Session<'a> {
 
     /// The objective's target for training rows `idx`.
     pub fn target(&self, idx: &[usize]) -> Target {
+        let _phase = profile::scope(Phase::Data);
         let x = self.rows(idx);
         Target {
             x: x.flat(),
@@ -194,11 +196,13 @@ impl<'a> Session<'a> {
             num_classes: self.data.train.num_classes,
             view: None,
             input_sample: None,
+            cache: Default::default(),
         }
     }
 
     /// Training rows `idx` as network input.
     pub fn input(&self, idx: &[usize]) -> Features {
+        let _phase = profile::scope(Phase::Data);
         self.rows(idx)
     }
 
@@ -256,9 +260,13 @@ impl<'a> Session<'a> {
         epochs: usize,
     ) -> anyhow::Result<()> {
         crate::memory::excluded(|| {
-            self.evaluate_epoch(trained, epoch, epochs)?;
+            {
+                let _phase = profile::scope(Phase::Evaluation);
+                self.evaluate_epoch(trained, epoch, epochs)?;
+            }
             self.epochs_done += 1;
             if self.snapshots {
+                let _phase = profile::scope(Phase::Bookkeeping);
                 let t0 = Instant::now();
                 self.write_snapshot()?;
                 self.eval_seconds += t0.elapsed().as_secs_f64();

@@ -30,6 +30,7 @@ fn setup(method: Method) -> (Network, Features, Target) {
         num_classes: 3,
         view: None,
         input_sample: None,
+        cache: Default::default(),
     };
     (net, Features::Grid(x), target)
 }

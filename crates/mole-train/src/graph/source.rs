@@ -203,6 +203,7 @@ impl<'a> GraphSource<'a> {
                     num_classes: *num_classes,
                     view: Some(TargetView::Rows(rows)),
                     input_sample: None,
+                    cache: Default::default(),
                 };
                 GraphStep {
                     input: x.clone(),
@@ -235,6 +236,7 @@ impl<'a> GraphSource<'a> {
                     num_classes: data.num_classes,
                     view: None,
                     input_sample: None,
+                    cache: Default::default(),
                 };
                 let mut module_target = head_target.clone();
                 module_target.view = Some(TargetView::Pooled(*readout, Box::new(graph.clone())));

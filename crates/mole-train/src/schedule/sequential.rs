@@ -5,6 +5,7 @@ use crate::batches::{epoch_batches, features};
 use crate::evaluate::map_dataset;
 use crate::session::{Session, Trained};
 use mole_data::{Dataset, SampleShape};
+use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
 /// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
@@ -16,6 +17,7 @@ pub struct SequentialSchedule;
 /// The training set as seen by module `k`: cached outputs of module `k − 1`, or `None` when
 /// the inputs must be recomputed from the raw data.
 fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<Dataset> {
+    let _phase = profile::scope(Phase::Bookkeeping);
     if s.cfg.augment.enabled() {
         // Augmented inputs differ every epoch, so frozen outputs cannot be reused.
         return None;
@@ -62,8 +64,15 @@ fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<D
 impl SequentialSchedule {
     fn input(s: &Session<'_>, k: usize, cache: Option<&Dataset>, idx: &[usize]) -> Features {
         match cache {
-            Some(c) => features(c, idx, &s.plain_device()),
-            None => s.net.forward_to(s.input(idx), k),
+            Some(c) => {
+                let _phase = profile::scope(Phase::Data);
+                features(c, idx, &s.plain_device())
+            }
+            None => {
+                let x = s.input(idx);
+                let _phase = profile::scope(Phase::Forward);
+                s.net.forward_to(x, k)
+            }
         }
     }
 }

@@ -123,6 +123,7 @@ impl Worker {
             num_classes: self.num_classes,
             view: None,
             input_sample: None,
+            cache: Default::default(),
         }
     }
 
