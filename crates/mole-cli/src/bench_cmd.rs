@@ -25,6 +25,9 @@ pub enum Suite {
     /// Where a training batch's time goes: the throughput configurations run with `--profile`,
     /// milliseconds per batch in each phase, summed over the learners.
     Profile,
+    /// One training step of each learner (BP network, MOLE modules at α 1.01 and 2, HSIC
+    /// modules) on one batch, in this process; `--json FILE` for bench/torch_reference.py.
+    Steps,
 }
 
 /// Flags of `mole bench`.
@@ -67,6 +70,9 @@ pub struct BenchArgs {
     /// Method of the async suites: mole or hsic.
     #[arg(long, default_value = "mole")]
     pub method: String,
+    /// steps suite: also write the step times as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     /// async suite: also run the async schedule under `mpirun -np K` for each K given
     /// (e.g. `3,4`; needs a build with `--features mpi`).
     #[arg(long, value_delimiter = ',')]
@@ -179,6 +185,25 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    if matches!(args.suite, Suite::Steps) {
+        let times = crate::bench_steps::run(args)?;
+        let table = crate::bench_steps::table(&times, args);
+        print!("{table}");
+        if let Some(p) = &args.json {
+            std::fs::write(p, crate::bench_steps::json(&times))
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+        if let Some(p) = &args.markdown {
+            std::fs::write(p, &table).with_context(|| format!("writing {}", p.display()))?;
+        }
+        return Ok(());
+    }
+    if args.json.is_some() {
+        return Err(mole_train::config::ConfigError::Invalid(
+            "--json applies to the steps suite only".into(),
+        )
+        .into());
+    }
     let out = args
         .out
         .clone()
@@ -193,7 +218,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let (model, configs): (String, Vec<(&str, Vec<&str>)>) = match args.suite {
-        Suite::Throughput | Suite::Profile | Suite::Async | Suite::AsyncScaling => (
+        Suite::Throughput | Suite::Profile | Suite::Steps | Suite::Async | Suite::AsyncScaling => (
             args.model
                 .clone()
                 .unwrap_or_else(|| "mlp:256,256,256".into()),

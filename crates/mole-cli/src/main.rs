@@ -2,6 +2,7 @@
 
 mod bench_async;
 mod bench_cmd;
+mod bench_steps;
 mod compare_cmd;
 mod measure;
 mod mpi_cmd;

@@ -463,3 +463,41 @@ fn bench_profile_reports_each_configuration() {
         "{stdout}"
     );
 }
+
+/// `mole bench steps`: one step time per learner for BP, MOLE at α 1.01 and 2, and HSIC, as a
+/// table and as the JSON bench/torch_reference.py reads; `--json` with another suite is refused.
+#[test]
+fn bench_steps_times_each_learner() {
+    let dir = temp_dir("bench-steps");
+    let json = dir.join("steps.json");
+    let out = run(mole()
+        .args([
+            "bench",
+            "steps",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:16,16,16",
+        ])
+        .args(["--batch-size", "64", "--json"])
+        .arg(&json));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("| bp | network |"), "{stdout}");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let count = |m: &str| rows.iter().filter(|r| r["method"] == m).count();
+    // BP: one network; MOLE: layers 1-2 and 3; HSIC: one module per layer.
+    assert_eq!(
+        (
+            count("bp"),
+            count("mole-a1.01"),
+            count("mole-a2"),
+            count("hsic")
+        ),
+        (1, 2, 2, 3)
+    );
+    assert!(rows.iter().all(|r| r["ms"].as_f64().unwrap() > 0.0));
+    let out = run(mole().args(["bench", "throughput", "--json", "x.json"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+}
