@@ -108,15 +108,18 @@ pub fn resolve(
 
     let plain = default_batch_size(kind, fit);
     let bs = if local && kind != DataKind::NodeLevel {
-        kernel_batch_size(plain, profile.classes, fit)
+        kernel_batch_size(kind, plain, profile.classes, fit)
     } else {
         plain
     };
-    let why = if bs > plain {
+    let per_class = (ITEMS_PER_CLASS * profile.classes).next_power_of_two();
+    let why = if bs > plain && bs == plain.max(per_class.min(fit.max(2))) {
         format!(
             "{} classes: the Gram matrices hold about {ITEMS_PER_CLASS} items of each",
             profile.classes
         )
+    } else if bs > plain {
+        format!("graph-level local objective: Gram matrices of at least {MIN_GRAPH_GRAM} graphs")
     } else {
         format!("{} of {fit} training items", kind.label())
     };

@@ -76,12 +76,20 @@ pub fn default_batch_size(kind: DataKind, fit_items: usize) -> usize {
 /// Items of each class a local objective's Gram matrix should hold on average.
 pub const ITEMS_PER_CLASS: usize = 4;
 
+/// Fewest graphs in a local objective's Gram matrix on a graph-level task (each graph is one
+/// sample of the Gram matrix; a backprop batch of 8 to 32 graphs estimates I(T;Y) from a few
+/// hundred pairs).
+pub const MIN_GRAPH_GRAM: usize = 64;
+
 /// The batch of a local (MOLE, HSIC) objective: `batch`, raised to hold about
-/// [`ITEMS_PER_CLASS`] items of every class (a power of two, at most the whole training set).
-/// With fewer, most classes have a single item in a batch and the label kernel sees almost no
-/// pair of the same class.
-pub fn kernel_batch_size(batch: usize, classes: usize, fit_items: usize) -> usize {
-    let need = (ITEMS_PER_CLASS * classes).next_power_of_two();
+/// [`ITEMS_PER_CLASS`] items of every class (a power of two, at most the whole training set),
+/// and on graph-level tasks to at least [`MIN_GRAPH_GRAM`] graphs. With fewer, most classes
+/// have a single item in a batch and the label kernel sees almost no pair of the same class.
+pub fn kernel_batch_size(kind: DataKind, batch: usize, classes: usize, fit_items: usize) -> usize {
+    let mut need = (ITEMS_PER_CLASS * classes).next_power_of_two();
+    if kind == DataKind::GraphLevel {
+        need = need.max(MIN_GRAPH_GRAM);
+    }
     batch.max(need.min(fit_items.max(2)))
 }
 

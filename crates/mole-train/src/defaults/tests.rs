@@ -72,10 +72,16 @@ fn batches_give_at_least_four_steps_within_bounds() {
     assert_eq!(default_batch_size(DataKind::GraphLevel, 40), 8);
     assert_eq!(default_batch_size(DataKind::NodeLevel, 140), 256);
     // A local objective's batch holds about four items per class.
-    assert_eq!(kernel_batch_size(32, 30, 240), 128);
-    assert_eq!(kernel_batch_size(32, 30, 100), 100);
-    assert_eq!(kernel_batch_size(256, 10, 54_000), 256);
-    assert_eq!(kernel_batch_size(32, 3, 108), 32);
+    let v = DataKind::Vector;
+    assert_eq!(kernel_batch_size(v, 32, 30, 240), 128);
+    assert_eq!(kernel_batch_size(v, 32, 30, 100), 100);
+    assert_eq!(kernel_batch_size(v, 256, 10, 54_000), 256);
+    assert_eq!(kernel_batch_size(v, 32, 3, 108), 32);
+    // Graph level: two classes still get Gram matrices of 64 graphs (or all of them).
+    let g = DataKind::GraphLevel;
+    assert_eq!(kernel_batch_size(g, 32, 2, 169), MIN_GRAPH_GRAM);
+    assert_eq!(kernel_batch_size(g, 8, 2, 40), 40);
+    assert_eq!(kernel_batch_size(g, 32, 30, 240), 128);
     for n in [40, 100, 500, 5000] {
         let b = default_batch_size(DataKind::Vector, n);
         assert!(b.is_power_of_two() && (n / b >= 4 || b == 32), "{n}: {b}");
@@ -221,8 +227,17 @@ fn graph_level_and_image_defaults() {
         (cfg.model.as_str(), cfg.readout.as_str()),
         ("gin:64,64", "sum")
     );
-    assert_eq!(cfg.batch_size, 32);
+    // MOLE (the default method): Gram matrices of 64 graphs; backprop keeps batches of 32.
+    assert_eq!(cfg.batch_size, MIN_GRAPH_GRAM);
     assert_eq!(cfg.lr(), 0.01);
+    let mut bp = TrainConfig {
+        method: Method::Bp,
+        ..TrainConfig::default()
+    };
+    let mut given = Given::new();
+    given.insert("method".into(), Origin::Flag);
+    resolve(&mut bp, &given, &profile(DataKind::GraphLevel, 169, 2)).unwrap();
+    assert_eq!(bp.batch_size, 32);
     let mut cfg = TrainConfig::default();
     let mut p = profile(DataKind::Image, 60_000, 10);
     p.unit_range = true;
