@@ -45,7 +45,8 @@ pub struct TrainArgs {
     /// cnn: model of three or more layers: the first module takes the first two layers).
     #[arg(long, value_delimiter = ',')]
     pub group: Option<Vec<usize>>,
-    /// Local objective: mole, hsic or bp (end-to-end backprop baseline).
+    /// Local objective: mole, hsic, simpred (Nøkland & Eidnes' similarity + prediction loss) or
+    /// bp (end-to-end backprop baseline).
     #[arg(long, value_parser = parse_method)]
     pub method: Option<Method>,
     /// sequential (MOLE default), simultaneous (HSIC and BP default) or async (one thread per
@@ -134,6 +135,9 @@ pub struct TrainArgs {
     /// Kernel width rule on the input (MOLE).
     #[arg(long)]
     pub sigma_x: Option<String>,
+    /// Arithmetic of MOLE's eigendecompositions (α ≠ 2): f32 (faster) or f64.
+    #[arg(long)]
+    pub eigen_precision: Option<String>,
     /// Project module outputs onto the unit sphere before the kernel (MOLE): true or false.
     #[arg(long)]
     pub unit_sphere: Option<bool>,
@@ -163,6 +167,31 @@ pub struct TrainArgs {
     /// Random horizontal-flip augmentation of training images: true or false.
     #[arg(long)]
     pub augment_flip: Option<bool>,
+    /// Cutout augmentation of training images: side of the zeroed square (0 = off).
+    #[arg(long)]
+    pub augment_cutout: Option<usize>,
+    /// Share λ of the local prediction term in every module's loss (a linear classifier on the
+    /// module output): (1 − λ)·objective + λ·cross-entropy; 0 = off.
+    #[arg(long)]
+    pub lambda_ce: Option<f64>,
+    /// A learned projection between each module and its kernel objective: true or false.
+    #[arg(long)]
+    pub projection: Option<bool>,
+    /// How conv modules' outputs become Gram samples: flatten, mean or std.
+    #[arg(long)]
+    pub local_pool: Option<String>,
+    /// Kernel on module outputs for the local objectives: gaussian, linear or cosine.
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Predict with the average of every module's classifier and the head (needs --lambda-ce).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub ensemble_heads: Option<bool>,
+    /// Step schedule: fractions of each learner's epochs after which its rate drops.
+    #[arg(long, value_delimiter = ',')]
+    pub lr_steps: Option<Vec<f64>>,
+    /// Step schedule: the factor of each drop.
+    #[arg(long)]
+    pub lr_step_factor: Option<f64>,
     /// Run directory [default: runs/<timestamp>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -217,6 +246,7 @@ fn parse_method(s: &str) -> Result<Method, String> {
     match s {
         "mole" => Ok(Method::Mole),
         "hsic" => Ok(Method::Hsic),
+        "simpred" => Ok(Method::Simpred),
         "bp" => Ok(Method::Bp),
         _ => Err(format!("unknown method '{s}' (mole, hsic, bp)")),
     }
@@ -253,8 +283,9 @@ fn parse_lr_schedule(s: &str) -> Result<LrSchedule, String> {
     match s {
         "cosine" => Ok(LrSchedule::Cosine),
         "constant" => Ok(LrSchedule::Constant),
+        "step" => Ok(LrSchedule::Step),
         _ => Err(format!(
-            "unknown learning-rate schedule '{s}' (cosine, constant)"
+            "unknown learning-rate schedule '{s}' (cosine, constant, step)"
         )),
     }
 }
@@ -317,6 +348,7 @@ impl TrainArgs {
              lambda_y => "mole.lambda_y" => mole.lambda_y, lambda_x => "mole.lambda_x" => mole.lambda_x,
              lambda_h => "mole.lambda_h" => mole.lambda_h, sigma_t => "mole.sigma_t" => mole.sigma_t,
              sigma_x => "mole.sigma_x" => mole.sigma_x, unit_sphere => "mole.unit_sphere" => mole.unit_sphere,
+             eigen_precision => "mole.eigen_precision" => mole.eigen_precision,
              beta => "hsic.beta" => hsic.beta, sigma => "hsic.sigma" => hsic.sigma,
              weight_decay => "weight_decay" => weight_decay, dropout => "dropout" => dropout,
              readout => "readout" => readout, folds => "folds" => folds,
@@ -330,7 +362,13 @@ impl TrainArgs {
              module_lambda_x => "mole.module_lambda_x" => mole.module_lambda_x,
              module_lambda_h => "mole.module_lambda_h" => mole.module_lambda_h,
              sigmas => "hsic.sigmas" => hsic.sigmas, augment_crop => "augment.crop" => augment.crop,
-             augment_flip => "augment.flip" => augment.flip, lr_schedule => "lr_schedule" => lr_schedule);
+             augment_flip => "augment.flip" => augment.flip, lr_schedule => "lr_schedule" => lr_schedule,
+             augment_cutout => "augment.cutout" => augment.cutout,
+             lambda_ce => "local.lambda_ce" => local.lambda_ce,
+             projection => "local.projection" => local.projection,
+             local_pool => "local.pool" => local.pool, kernel => "local.kernel" => local.kernel,
+             ensemble_heads => "local.ensemble_heads" => local.ensemble_heads,
+             lr_steps => "lr_steps" => lr_steps, lr_step_factor => "lr_step_factor" => lr_step_factor);
         if let Some(p) = self.pooled {
             c.mole.pooled = p;
             c.hsic.pooled = p;

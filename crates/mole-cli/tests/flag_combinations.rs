@@ -26,7 +26,7 @@ impl Draws {
 
 /// Flags and the values drawn for them; at most one of each per command.
 const FLAGS: &[(&str, &[&str])] = &[
-    ("--method", &["bp", "mole", "hsic"]),
+    ("--method", &["bp", "mole", "hsic", "simpred"]),
     ("--schedule", &["sequential", "simultaneous", "async"]),
     (
         "--model",
@@ -46,7 +46,7 @@ const FLAGS: &[(&str, &[&str])] = &[
     ("--batch-size", &["1", "2", "8", "64", "0"]),
     ("--lr", &["0.01", "0", "-1"]),
     ("--head-lr", &["0.1"]),
-    ("--lr-schedule", &["constant", "cosine"]),
+    ("--lr-schedule", &["constant", "cosine", "step"]),
     ("--optimizer", &["sgd", "adam"]),
     ("--val-fraction", &["0.2", "0.9", "1.0", "0"]),
     ("--test-fraction", &["0.5", "0.99"]),
@@ -57,6 +57,14 @@ const FLAGS: &[(&str, &[&str])] = &[
     ("--sigma-t", &["median", "scaled:0.5", "knn", "2", "bogus"]),
     ("--sigma-x", &["median", "1"]),
     ("--unit-sphere", &["true"]),
+    ("--eigen-precision", &["f32", "f64", "f16"]),
+    ("--lambda-ce", &["0.3", "1", "2"]),
+    ("--projection", &["true"]),
+    ("--local-pool", &["std", "mean", "max"]),
+    ("--kernel", &["linear", "cosine", "rbf"]),
+    ("--ensemble-heads", &["true", "false"]),
+    ("--augment-cutout", &["4", "100"]),
+    ("--lr-steps", &["0.5", "1.5"]),
     ("--beta", &["0", "500"]),
     ("--sigma", &["5", "0"]),
     ("--sigmas", &["2,5", "0"]),

@@ -53,6 +53,48 @@ fn train_on_mnist_subset(name: &str, method: &str, model: &str, extra: &[&str]) 
     out_dir
 }
 
+/// Nøkland & Eidnes' sim + pred (`--method simpred`, its rules: projection, spatial-std
+/// pooling, centred cosine, 1 % prediction) and MOLE with a local prediction term, projection and
+/// std pooling, on a CNN over an MNIST subset; the ensemble of the modules' classifiers and the
+/// head predicts as well as the head alone, give or take a point.
+#[test]
+fn mnist_subset_cnn_simpred_and_mole_with_local_terms_beat_the_floor() {
+    let out_dir = train_on_mnist_subset("mnist-simpred", "simpred", "cnn:8,16", &[]);
+    let s = summary(&out_dir);
+    let acc = s["test_accuracy"].as_f64().unwrap();
+    assert!(
+        acc >= 0.90,
+        "simpred: MNIST-subset CNN accuracy {acc} < 0.90"
+    );
+    let config = std::fs::read_to_string(out_dir.join("config.toml")).unwrap();
+    assert!(
+        config.contains("lambda_ce = 0.01  # rule: simpred")
+            && config.contains("pool = \"std\"  # rule: simpred"),
+        "{config}"
+    );
+    let local = [
+        "--lambda-ce",
+        "0.3",
+        "--projection",
+        "true",
+        "--local-pool",
+        "std",
+    ];
+    let mut accs = Vec::new();
+    for ensemble in ["false", "true"] {
+        let mut extra = local.to_vec();
+        extra.extend(["--ensemble-heads", ensemble]);
+        let name = format!("mnist-mole-local-{ensemble}");
+        let s = summary(&train_on_mnist_subset(&name, "mole", "cnn:8,16", &extra));
+        accs.push(s["test_accuracy"].as_f64().unwrap());
+    }
+    assert!(accs[0] >= 0.90, "MOLE with local terms: {accs:?}");
+    assert!(
+        (accs[1] - accs[0]).abs() <= 0.01,
+        "ensemble vs head: {accs:?}"
+    );
+}
+
 #[test]
 fn mnist_subset_small_cnn_bp_and_mole_beat_the_floor() {
     for (method, floor) in [("bp", 0.90), ("mole", 0.85)] {

@@ -234,6 +234,35 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         2,
         "bad.csv:2",
     );
+    // The local terms: out-of-range or contradictory settings name their key.
+    fails_with(&["train", "--lambda-ce", "1.5"], 2, "local.lambda_ce = 1.5");
+    fails_with(&["train", "--local-pool", "max"], 2, "local.pool = 'max'");
+    fails_with(&["train", "--kernel", "rbf"], 2, "local.kernel = 'rbf'");
+    fails_with(
+        &["train", "--ensemble-heads"],
+        2,
+        "local.ensemble_heads needs the modules' classifiers",
+    );
+    fails_with(
+        &["train", "--method", "bp", "--lambda-ce", "0.1"],
+        2,
+        "no effect with method bp",
+    );
+    fails_with(
+        &["train", "--pooled", "true", "--local-pool", "std"],
+        2,
+        "contradicts local.pool",
+    );
+    fails_with(
+        &["train", "--lr-schedule", "step", "--lr-steps", "0.5,2"],
+        2,
+        "lr_steps",
+    );
+    fails_with(
+        &["train", "--eigen-precision", "f16"],
+        2,
+        "mole.eigen_precision = 'f16'",
+    );
     // clap rejects unknown methods itself (exit 2).
     let out = run(mole().args(["train", "--method", "magic"]));
     assert_eq!(out.status.code(), Some(2));

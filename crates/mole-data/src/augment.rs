@@ -1,5 +1,5 @@
-//! Seeded training-time augmentation of CHW images: random crop after zero padding, and random
-//! horizontal flip. The draw for a sample depends only on `(seed, round, sample index)`, so the
+//! Seeded training-time augmentation of CHW images: random crop after zero padding (a jitter of
+//! up to the padding in each direction), random horizontal flip, and cutout (a square set to 0). The draw for a sample depends only on `(seed, round, sample index)`, so the
 //! same batch is augmented identically wherever it is rebuilt.
 
 use rand::rngs::StdRng;
@@ -14,6 +14,21 @@ pub struct AugmentDraw {
     pub dx: usize,
     /// Mirror left–right.
     pub flip: bool,
+    /// Cutout: the centre (row, column) of the zeroed square, when cutout is on.
+    pub cut: Option<(usize, usize)>,
+}
+
+/// What to draw for every sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AugmentPlan {
+    /// Crop padding (0: no crop).
+    pub pad: usize,
+    /// Random horizontal flips.
+    pub flip: bool,
+    /// Side of the cutout square (0: no cutout).
+    pub cutout: usize,
+    /// Image height and width (where a cutout square may be centred).
+    pub size: [usize; 2],
 }
 
 /// SplitMix64 finaliser, to derive independent seeds from `(seed, round, index)`.
@@ -23,23 +38,40 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Draws the crop offsets (uniform in `0..=2·pad`) and the flip (probability ½) of sample
-/// `index` in augmentation round `round`.
-pub fn draw(seed: u64, round: u64, index: usize, pad: usize, flip: bool) -> AugmentDraw {
+/// Draws the crop offsets (uniform in `0..=2·pad`), the flip (probability ½) and the cutout
+/// centre (uniform over the pixels) of sample `index` in augmentation round `round`.
+pub fn draw(seed: u64, round: u64, index: usize, plan: &AugmentPlan) -> AugmentDraw {
     let s = mix(mix(seed ^ 0xa11d_a7a5) ^ mix(round.wrapping_add(1)) ^ (index as u64));
     let mut rng = StdRng::seed_from_u64(s);
-    AugmentDraw {
-        dy: if pad > 0 {
-            rng.random_range(0..=2 * pad)
-        } else {
-            0
-        },
-        dx: if pad > 0 {
-            rng.random_range(0..=2 * pad)
-        } else {
-            0
-        },
-        flip: flip && rng.random_bool(0.5),
+    let pad = plan.pad;
+    let dy = if pad > 0 {
+        rng.random_range(0..=2 * pad)
+    } else {
+        0
+    };
+    let dx = if pad > 0 {
+        rng.random_range(0..=2 * pad)
+    } else {
+        0
+    };
+    let flip = plan.flip && rng.random_bool(0.5);
+    let [h, w] = plan.size;
+    let cut = (plan.cutout > 0 && h > 0 && w > 0)
+        .then(|| (rng.random_range(0..h), rng.random_range(0..w)));
+    AugmentDraw { dy, dx, flip, cut }
+}
+
+/// Sets to 0 the `side × side` square centred at `d.cut` (clipped at the borders) in every
+/// channel of a row-major `[c, h, w]` image.
+pub fn apply_cutout(x: &mut [f32], [c, h, w]: [usize; 3], side: usize, d: AugmentDraw) {
+    let Some((cy, cx)) = d.cut else { return };
+    let half = side / 2;
+    let (y0, x0) = (cy.saturating_sub(half), cx.saturating_sub(half));
+    let (y1, x1) = ((cy + side - half).min(h), (cx + side - half).min(w));
+    for ch in 0..c {
+        for i in y0..y1 {
+            x[ch * h * w + i * w + x0..ch * h * w + i * w + x1].fill(0.0);
+        }
     }
 }
 
@@ -84,6 +116,7 @@ mod tests {
             dy: 1,
             dx: 1,
             flip: false,
+            cut: None,
         };
         augment_image(&x, [1, 2, 3], 1, none, &mut out);
         assert_eq!(out, x);
@@ -97,6 +130,7 @@ mod tests {
             dy: 2,
             dx: 2,
             flip: false,
+            cut: None,
         };
         augment_image(&x, [1, 2, 3], 1, shift, &mut out);
         assert_eq!(out, [5., 6., 0., 0., 0., 0.]);
@@ -104,14 +138,55 @@ mod tests {
 
     #[test]
     fn draws_are_seeded_and_vary() {
-        assert_eq!(draw(3, 1, 7, 4, true), draw(3, 1, 7, 4, true));
-        let all: Vec<AugmentDraw> = (0..50).map(|i| draw(3, 1, i, 4, true)).collect();
+        let plan = AugmentPlan {
+            pad: 4,
+            flip: true,
+            cutout: 0,
+            size: [8, 8],
+        };
+        assert_eq!(draw(3, 1, 7, &plan), draw(3, 1, 7, &plan));
+        let all: Vec<AugmentDraw> = (0..50).map(|i| draw(3, 1, i, &plan)).collect();
         assert!(all.iter().any(|d| d.flip) && all.iter().any(|d| !d.flip));
-        assert!(all.iter().all(|d| d.dx <= 8 && d.dy <= 8));
+        assert!(
+            all.iter()
+                .all(|d| d.dx <= 8 && d.dy <= 8 && d.cut.is_none())
+        );
         assert!(all.iter().any(|d| d.dx != all[0].dx));
         assert_ne!(
-            (0..20).map(|i| draw(3, 1, i, 4, true)).collect::<Vec<_>>(),
-            (0..20).map(|i| draw(3, 2, i, 4, true)).collect::<Vec<_>>()
+            (0..20).map(|i| draw(3, 1, i, &plan)).collect::<Vec<_>>(),
+            (0..20).map(|i| draw(3, 2, i, &plan)).collect::<Vec<_>>()
         );
+        // Cutout draws come after the crop and flip: those stay what they were without it.
+        let with_cut = AugmentPlan { cutout: 3, ..plan };
+        for i in 0..20 {
+            let (a, b) = (draw(3, 1, i, &plan), draw(3, 1, i, &with_cut));
+            assert_eq!((a.dy, a.dx, a.flip), (b.dy, b.dx, b.flip));
+            let (cy, cx) = b.cut.expect("a cutout centre");
+            assert!(cy < 8 && cx < 8);
+        }
+    }
+
+    /// The square is centred where drawn, clipped at the border, in every channel.
+    #[test]
+    fn cutout_zeroes_a_clipped_square() {
+        let mut x = vec![1.0f32; 2 * 4 * 5];
+        let d = AugmentDraw {
+            dy: 0,
+            dx: 0,
+            flip: false,
+            cut: Some((0, 4)),
+        };
+        apply_cutout(&mut x, [2, 4, 5], 3, d);
+        // Rows 0..2, columns 3..5 of both channels (the square runs off the top and right).
+        for ch in 0..2 {
+            for i in 0..4 {
+                for j in 0..5 {
+                    let want = if i < 2 && j >= 3 { 0.0 } else { 1.0 };
+                    assert_eq!(x[ch * 20 + i * 5 + j], want, "{ch} {i} {j}");
+                }
+            }
+        }
+        let zeros = x.iter().filter(|v| **v == 0.0).count();
+        assert_eq!(zeros, 2 * 2 * 2);
     }
 }

@@ -484,7 +484,7 @@ fn snapshot_run(input: &[u8]) -> Result<(), String> {
     }
     let stages = net.modules.iter_mut().chain(net.head.as_mut());
     for (k, m) in stages.enumerate() {
-        let stage = std::mem::replace(&mut m.stage, mole_train::module::Stage { blocks: vec![] });
+        let stage = std::mem::replace(&mut m.stage, mole_train::module::Stage::empty());
         m.stage = mole_train::params::load_flat_params_with_ids(
             stage,
             &snap.weights[k],

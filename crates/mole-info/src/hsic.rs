@@ -63,11 +63,18 @@ pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
 }
 
 /// Host (f64) centring matching [`center`].
-fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
+pub fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
     let (m, n) = (k.nrows(), k.ncols());
-    let row_means: Vec<f64> = (0..m)
-        .map(|i| (0..n).map(|j| k[(i, j)]).sum::<f64>() / n as f64)
-        .collect();
+    // Row sums column by column (faer is column-major).
+    let mut row_means = vec![0.0; m];
+    for j in 0..n {
+        for (r, v) in row_means.iter_mut().zip(k.col(j).iter()) {
+            *r += v;
+        }
+    }
+    for r in &mut row_means {
+        *r /= n as f64;
+    }
     match centering {
         Centering::Right => Mat::from_fn(m, n, |i, j| k[(i, j)] - row_means[i]),
         Centering::Both => {
@@ -127,27 +134,58 @@ pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -
             return v;
         }
     }
-    let c = epsilon * m as f64;
+    let (value, gx, gy) = nhsic_host(
+        &to_host(&kx),
+        &to_host(&ky),
+        epsilon,
+        centering,
+        kx.is_tracked(),
+        ky.is_tracked(),
+    );
+    let terms = [(kx.clone(), gx), (ky, gy)]
+        .into_iter()
+        .filter_map(|(k, g)| g.map(|g| (k, g)))
+        .collect();
+    with_surrogate_gradient(value, &kx, terms)
+}
 
-    let kxc = center_host(&to_host(&kx), centering);
-    let kyc = center_host(&to_host(&ky), centering);
+/// The general [`nhsic`] of two host Gram matrices (LU solves), with the gradients asked for:
+/// `(value, ∂/∂K_X, ∂/∂K_Y)`, each through the centring.
+///
+/// # Panics
+/// If the shapes differ or the matrices are not square.
+pub fn nhsic_host(
+    kx: &Mat<f64>,
+    ky: &Mat<f64>,
+    epsilon: f64,
+    centering: Centering,
+    grad_x: bool,
+    grad_y: bool,
+) -> (f64, Option<Mat<f64>>, Option<Mat<f64>>) {
+    let m = kx.nrows();
+    assert_eq!(
+        (m, m, m),
+        (kx.ncols(), ky.nrows(), ky.ncols()),
+        "nhsic needs square Gram matrices of the same shape"
+    );
+    let c = epsilon * m as f64;
+    let kxc = center_host(kx, centering);
+    let kyc = center_host(ky, centering);
     let shift = |k: &Mat<f64>| Mat::from_fn(m, m, |i, j| k[(i, j)] + if i == j { c } else { 0.0 });
     let lu_x = shift(&kxc).partial_piv_lu();
     let lu_y = shift(&kyc).partial_piv_lu();
     let ry = lu_y.solve(&kyc);
     let trace = |a: &Mat<f64>| (0..m).map(|i| a[(i, i)]).sum::<f64>();
-    let mut terms = Vec::with_capacity(2);
     // With K_X tracked, P = M_X^{-1} R_Y is needed for the gradient, and since
     // R_X = I − c M_X^{-1} the value is tr(R_Y) − c tr(P): R_X itself is then only needed for
     // K_Y's gradient (one m-column solve fewer in the usual case, K_Y a constant label Gram).
-    let (value, rx) = if kx.is_tracked() {
+    let (value, rx, gx) = if grad_x {
         // Bᵀ = c M_X^{-T} (M_X^{-1} R_Y)ᵀ
         let p = lu_x.solve(&ry);
         let value = trace(&ry) - c * trace(&p);
         let bt = lu_x.solve_transpose(p.transpose());
         let grad = center_host(&Mat::from_fn(m, m, |i, j| c * bt[(i, j)]), centering);
-        terms.push((kx.clone(), grad));
-        (value, None)
+        (value, None, Some(grad))
     } else {
         let rx = lu_x.solve(&kxc);
         let mut value = 0.0;
@@ -156,16 +194,15 @@ pub fn nhsic(kx: Tensor<2>, ky: Tensor<2>, epsilon: f64, centering: Centering) -
                 value += rx[(i, j)] * ry[(j, i)];
             }
         }
-        (value, Some(rx))
+        (value, Some(rx), None)
     };
-    if ky.is_tracked() {
+    let gy = grad_y.then(|| {
         let rx = rx.unwrap_or_else(|| lu_x.solve(&kxc));
         let p = lu_y.solve(&rx);
         let bt = lu_y.solve_transpose(p.transpose());
-        let grad = center_host(&Mat::from_fn(m, m, |i, j| c * bt[(i, j)]), centering);
-        terms.push((ky.clone(), grad));
-    }
-    with_surrogate_gradient(value, &kx, terms)
+        center_host(&Mat::from_fn(m, m, |i, j| c * bt[(i, j)]), centering)
+    });
+    (value, gx, gy)
 }
 
 /// The half of nHSIC that belongs to a constant Gram matrix `K_Y`: with `c = ε m` and
@@ -181,19 +218,185 @@ pub struct NhsicFactor {
     epsilon: f64,
 }
 
-/// `M = H K H + cI` on the host and its inverse (Cholesky), or `None` when `M` is not
-/// numerically positive definite or `K` has non-finite entries.
-fn shifted_inverse(k: &Tensor<2>, c: f64) -> Option<Mat<f64>> {
-    let mut kc = center_host(&to_host(k), Centering::Both);
-    let m = kc.nrows();
-    for i in 0..m {
-        kc[(i, i)] += c;
+/// `M = H K H + cI` of a host Gram matrix `K`, factored (Cholesky) once for every nHSIC of `K`
+/// in a step: the HSIC bottleneck scores a module's output against the inputs and the labels
+/// with the same `M`.
+#[derive(Debug)]
+pub struct ShiftedGram {
+    llt: faer::linalg::solvers::Llt<f64>,
+    inverse: std::cell::OnceCell<Mat<f64>>,
+    c: f64,
+}
+
+impl ShiftedGram {
+    /// Factors `H K H + ε m I`; `None` when it is not numerically positive definite or `K` has
+    /// non-finite entries.
+    ///
+    /// # Panics
+    /// If `k` is not square or ε is not finite and > 0.
+    pub fn new(k: &Mat<f64>, epsilon: f64) -> Option<Self> {
+        let m = k.nrows();
+        assert_eq!(m, k.ncols(), "nhsic needs square Gram matrices");
+        assert!(
+            epsilon.is_finite() && epsilon > 0.0,
+            "nhsic needs a finite epsilon > 0, got {epsilon}"
+        );
+        let c = epsilon * m as f64;
+        let mut kc = center_host(k, Centering::Both);
+        for i in 0..m {
+            kc[(i, i)] += c;
+        }
+        if kc.col_iter().any(|col| col.iter().any(|v| !v.is_finite())) {
+            return None;
+        }
+        let llt = kc.llt(Side::Lower).ok()?;
+        Some(ShiftedGram {
+            llt,
+            inverse: std::cell::OnceCell::new(),
+            c,
+        })
     }
-    if kc.col_iter().any(|col| col.iter().any(|v| !v.is_finite())) {
+
+    /// `c = ε m`.
+    pub fn shift(&self) -> f64 {
+        self.c
+    }
+
+    /// `M^{-1}` (symmetrised), computed at the first call.
+    pub fn inverse(&self) -> &Mat<f64> {
+        self.inverse.get_or_init(|| {
+            let inv = self.llt.inverse();
+            let m = inv.nrows();
+            Mat::from_fn(m, m, |i, j| 0.5 * (inv[(i, j)] + inv[(j, i)]))
+        })
+    }
+
+    /// `nHSIC(K, K_Y)` from `K_Y`'s [`NhsicFactor`] and, when `with_grad`, `c M^{-1} R_Y M^{-1}`
+    /// (symmetrised): the gradient with respect to `K` *before* the centring `H · H` that the
+    /// caller applies once to the sum of its terms. See [`nhsic_with_factor`].
+    ///
+    /// # Panics
+    /// If the factor is not of `K`'s size.
+    pub fn against_factor(&self, y: &NhsicFactor, with_grad: bool) -> (f64, Option<Mat<f64>>) {
+        let minv = self.inverse();
+        let m = minv.nrows();
+        assert_eq!(y.size(), m, "nhsic needs Gram matrices of the same shape");
+        let c = self.c;
+        // tr(M^{-1} R_Y) = Σ_ij M^{-1}_ij R_Y,ji, both symmetric.
+        let inner: f64 = (0..m)
+            .map(|j| {
+                minv.col(j)
+                    .iter()
+                    .zip(y.r.col(j).iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+            })
+            .sum();
+        let value = y.trace - c * inner;
+        let grad = with_grad.then(|| {
+            // Two m³ products in f32 (a gradient; M^{-1} and R_Y stay in f64 for the value).
+            let single = |a: &Mat<f64>| Mat::<f32>::from_fn(m, m, |i, j| a[(i, j)] as f32);
+            let minv32 = single(minv);
+            let b32 = &minv32 * single(&y.r) * &minv32;
+            let b = Mat::<f64>::from_fn(m, m, |i, j| f64::from(b32[(i, j)]));
+            Mat::from_fn(m, m, |i, j| 0.5 * c * (b[(i, j)] + b[(j, i)]))
+        });
+        (value, grad)
+    }
+
+    /// `nHSIC(K, K_Y)` for a label Gram two-valued by class (`a` within a class, `b` between)
+    /// and, when `with_grad`, `c P W Pᵀ`, the gradient before the centring `H · H`. See
+    /// [`nhsic_with_labels`].
+    ///
+    /// # Panics
+    /// If `labels` does not have one entry per row of `K`.
+    pub fn against_labels(
+        &self,
+        labels: &[usize],
+        a: f64,
+        b: f64,
+        with_grad: bool,
+    ) -> (f64, Option<Mat<f64>>) {
+        let m = self.llt.L().nrows();
+        assert_eq!(labels.len(), m, "one label per row");
+        // Classes present, in order of first appearance.
+        let mut class_of = std::collections::HashMap::new();
+        let cls: Vec<usize> = labels
+            .iter()
+            .map(|&y| {
+                let next = class_of.len();
+                *class_of.entry(y).or_insert(next)
+            })
+            .collect();
+        let classes = class_of.len();
+        let mut counts = vec![0usize; classes];
+        for &q in &cls {
+            counts[q] += 1;
+        }
+        let c = self.c;
+        let s = a - b;
+        let z = Mat::from_fn(m, classes, |i, q| {
+            f64::from(u8::from(cls[i] == q)) - counts[q] as f64 / m as f64
+        });
+        // ZᵀZ = diag(n) − n nᵀ / m.
+        let small = Mat::from_fn(classes, classes, |p, q| {
+            let g = if p == q { counts[p] as f64 } else { 0.0 }
+                - (counts[p] * counts[q]) as f64 / m as f64;
+            s * g + if p == q { c } else { 0.0 }
+        });
+        let eye = Mat::<f64>::identity(classes, classes);
+        let w = {
+            let inv = small.partial_piv_lu().solve(&eye);
+            Mat::from_fn(classes, classes, |p, q| {
+                s * 0.5 * (inv[(p, q)] + inv[(q, p)])
+            })
+        };
+        let p = match self.inverse.get() {
+            Some(minv) => minv * &z,
+            None => self.llt.solve(&z),
+        };
+        let q = Mat::from_fn(m, classes, |i, j| z[(i, j)] - c * p[(i, j)]);
+        let ztq = z.transpose() * &q;
+        let mut value = 0.0;
+        for i in 0..classes {
+            for j in 0..classes {
+                value += ztq[(i, j)] * w[(j, i)];
+            }
+        }
+        let grad = with_grad.then(|| {
+            let pw = &p * &w;
+            let mut g = pw * p.transpose();
+            for j in 0..m {
+                for v in g.col_mut(j).iter_mut() {
+                    *v *= c;
+                }
+            }
+            g
+        });
+        (value, grad)
+    }
+}
+
+/// Whether the label Gram `ky` (host) is two-valued by class for `labels`: `Some((a, b))` with
+/// `a` within a class and `b` between classes (entries within 1e-5 of them, relative to
+/// `max(|a|, |b|)`), else `None`.
+pub fn two_valued_label_gram(ky: &Mat<f64>, labels: &[usize]) -> Option<(f64, f64)> {
+    let m = labels.len();
+    if ky.nrows() != m || ky.ncols() != m || m == 0 {
         return None;
     }
-    let inv = kc.llt(Side::Lower).ok()?.inverse();
-    Some(Mat::from_fn(m, m, |i, j| 0.5 * (inv[(i, j)] + inv[(j, i)])))
+    let a = ky[(0, 0)];
+    let b = (0..m)
+        .find(|&j| labels[j] != labels[0])
+        .map_or(a, |j| ky[(0, j)]);
+    let tol = 1e-5 * a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+    let two_valued = (0..m).all(|j| {
+        (0..m).all(|i| {
+            let want = if labels[i] == labels[j] { a } else { b };
+            (ky[(i, j)] - want).abs() <= tol
+        })
+    });
+    two_valued.then_some((a, b))
 }
 
 impl NhsicFactor {
@@ -210,8 +413,18 @@ impl NhsicFactor {
             epsilon.is_finite() && epsilon > 0.0,
             "nhsic needs a finite epsilon > 0, got {epsilon}"
         );
-        let c = epsilon * m as f64;
-        let inv = shifted_inverse(ky, c)?;
+        Self::from_host(&to_host(ky), epsilon)
+    }
+
+    /// [`NhsicFactor::new`] of a host Gram matrix.
+    ///
+    /// # Panics
+    /// If `ky` is not square or ε is not finite and > 0.
+    pub fn from_host(ky: &Mat<f64>, epsilon: f64) -> Option<Self> {
+        let m = ky.nrows();
+        let shifted = ShiftedGram::new(ky, epsilon)?;
+        let c = shifted.shift();
+        let inv = shifted.inverse();
         let r = Mat::from_fn(m, m, |i, j| f64::from(u8::from(i == j)) - c * inv[(i, j)]);
         let trace = (0..m).map(|i| r[(i, i)]).sum();
         Some(NhsicFactor { r, trace, epsilon })
@@ -243,16 +456,11 @@ pub fn nhsic_with_factor(k: Tensor<2>, y: &NhsicFactor) -> Option<Tensor<1>> {
         [m, m],
         "nhsic needs Gram matrices of the same shape"
     );
-    let c = y.epsilon * m as f64;
-    let minv = shifted_inverse(&k, c)?;
-    let p = &minv * &y.r;
-    let value = y.trace - c * (0..m).map(|i| p[(i, i)]).sum::<f64>();
-    let mut terms = Vec::with_capacity(1);
-    if k.is_tracked() {
-        let b = &p * &minv;
-        let sym = Mat::from_fn(m, m, |i, j| 0.5 * c * (b[(i, j)] + b[(j, i)]));
-        terms.push((k.clone(), center_host(&sym, Centering::Both)));
-    }
+    let shifted = ShiftedGram::new(&to_host(&k), y.epsilon)?;
+    let (value, grad) = shifted.against_factor(y, k.is_tracked());
+    let terms = grad
+        .map(|g| vec![(k.clone(), center_host(&g, Centering::Both))])
+        .unwrap_or_default();
     Some(with_surrogate_gradient(value, &k, terms))
 }
 
@@ -290,21 +498,9 @@ pub fn nhsic_with_labels(
         epsilon.is_finite() && epsilon > 0.0,
         "nhsic needs a finite epsilon > 0, got {epsilon}"
     );
-    let host_y = to_host(&ky);
-    let a = host_y[(0, 0)];
-    let b = (0..m)
-        .find(|&j| labels[j] != labels[0])
-        .map_or(a, |j| host_y[(0, j)]);
-    let tol = 1e-5 * a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
-    let two_valued = (0..m).all(|j| {
-        (0..m).all(|i| {
-            let want = if labels[i] == labels[j] { a } else { b };
-            (host_y[(i, j)] - want).abs() <= tol
-        })
-    });
-    if !two_valued {
+    let Some((a, b)) = two_valued_label_gram(&to_host(&ky), labels) else {
         return nhsic(k, ky, epsilon, centering);
-    }
+    };
     nhsic_two_valued_labels(k.clone(), labels, a, b, epsilon)
         .unwrap_or_else(|| nhsic(k, ky, epsilon, centering))
 }
@@ -329,56 +525,10 @@ pub fn nhsic_two_valued_labels(
         epsilon.is_finite() && epsilon > 0.0,
         "nhsic needs a finite epsilon > 0, got {epsilon}"
     );
-    // Classes present, in order of first appearance.
-    let mut class_of = std::collections::HashMap::new();
-    let cls: Vec<usize> = labels
-        .iter()
-        .map(|&y| {
-            let next = class_of.len();
-            *class_of.entry(y).or_insert(next)
-        })
-        .collect();
-    let classes = class_of.len();
-    let mut counts = vec![0usize; classes];
-    for &c in &cls {
-        counts[c] += 1;
-    }
-    let c = epsilon * m as f64;
-    let s = a - b;
-    let kc = center_host(&to_host(&k), Centering::Both);
-    let mmat = Mat::from_fn(m, m, |i, j| kc[(i, j)] + if i == j { c } else { 0.0 });
-    let llt = mmat.llt(Side::Lower).ok()?;
-    let z = Mat::from_fn(m, classes, |i, q| {
-        f64::from(u8::from(cls[i] == q)) - counts[q] as f64 / m as f64
-    });
-    // ZᵀZ = diag(n) − n nᵀ / m.
-    let small = Mat::from_fn(classes, classes, |p, q| {
-        let g =
-            if p == q { counts[p] as f64 } else { 0.0 } - (counts[p] * counts[q]) as f64 / m as f64;
-        s * g + if p == q { c } else { 0.0 }
-    });
-    let eye = Mat::<f64>::identity(classes, classes);
-    let w = {
-        let inv = small.partial_piv_lu().solve(&eye);
-        Mat::from_fn(classes, classes, |p, q| {
-            s * 0.5 * (inv[(p, q)] + inv[(q, p)])
-        })
-    };
-    let p = llt.solve(&z);
-    let q = Mat::from_fn(m, classes, |i, j| z[(i, j)] - c * p[(i, j)]);
-    let ztq = z.transpose() * &q;
-    let mut value = 0.0;
-    for i in 0..classes {
-        for j in 0..classes {
-            value += ztq[(i, j)] * w[(j, i)];
-        }
-    }
-    let mut terms = Vec::with_capacity(1);
-    if k.is_tracked() {
-        let pw = &p * &w;
-        let b = pw * p.transpose();
-        let grad = center_host(&Mat::from_fn(m, m, |i, j| c * b[(i, j)]), Centering::Both);
-        terms.push((k.clone(), grad));
-    }
+    let shifted = ShiftedGram::new(&to_host(&k), epsilon)?;
+    let (value, grad) = shifted.against_labels(labels, a, b, k.is_tracked());
+    let terms = grad
+        .map(|g| vec![(k.clone(), center_host(&g, Centering::Both))])
+        .unwrap_or_default();
     Some(with_surrogate_gradient(value, &k, terms))
 }

@@ -271,7 +271,7 @@ fn floor_sigma(sigma: f64) -> f64 {
 }
 
 /// A Gaussian kernel `k(x, y) = exp(-‖x − y‖² / (2σ²))` whose σ follows a [`KernelWidth`] rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GaussianKernel {
     /// How σ is chosen for each batch.
     pub width: KernelWidth,
@@ -326,15 +326,7 @@ impl LabelKernel {
     pub fn gram(&self, labels: &[usize], num_classes: usize, device: &Device) -> Tensor<2> {
         let _phase = crate::profile::scope(crate::profile::Phase::Gram);
         let m = labels.len();
-        if let Some(&bad) = labels.iter().find(|&&y| y >= num_classes) {
-            panic!("label {bad} is out of range for {num_classes} classes");
-        }
-        let off = match *self {
-            LabelKernel::Delta => 0.0f32,
-            LabelKernel::GaussianOneHot(sigma) => {
-                (-1.0 / (sigma * sigma * num_classes as f64)).exp() as f32
-            }
-        };
+        let off = self.between_classes(labels, num_classes) as f32;
         let mut values = vec![off; m * m];
         for (i, &yi) in labels.iter().enumerate() {
             for (j, &yj) in labels.iter().enumerate() {
@@ -344,5 +336,29 @@ impl LabelKernel {
             }
         }
         Tensor::from_data(TensorData::new(values, [m, m]), device)
+    }
+
+    /// [`LabelKernel::gram`] as a host matrix (f64).
+    ///
+    /// # Panics
+    /// If a label is `>= num_classes`.
+    pub fn gram_host(&self, labels: &[usize], num_classes: usize) -> faer::Mat<f64> {
+        let off = self.between_classes(labels, num_classes);
+        faer::Mat::from_fn(labels.len(), labels.len(), |i, j| {
+            if labels[i] == labels[j] { 1.0 } else { off }
+        })
+    }
+
+    /// The kernel's value between two different classes (it is 1 within a class).
+    fn between_classes(&self, labels: &[usize], num_classes: usize) -> f64 {
+        if let Some(&bad) = labels.iter().find(|&&y| y >= num_classes) {
+            panic!("label {bad} is out of range for {num_classes} classes");
+        }
+        match *self {
+            LabelKernel::Delta => 0.0,
+            LabelKernel::GaussianOneHot(sigma) => {
+                (-1.0 / (sigma * sigma * num_classes as f64)).exp()
+            }
+        }
     }
 }

@@ -9,6 +9,9 @@
 //! - [`mutual_information`]: `I_α(A;B) = S_α(A) + S_α(B) − S_α(A,B)`, its normalised form and
 //!   the normalised total correlation `T*_α` (Yu et al. 2021);
 //! - [`hsic`]: biased HSIC and the normalised nHSIC of the HSIC bottleneck (Ma et al. 2020);
+//! - [`spectral`], [`detached`]: the same entropies on host matrices with their gradients, and
+//!   Gaussian Gram matrices built outside autodiff whose host gradient reaches the samples in
+//!   one matrix product (the training objectives' fast path);
 //! - [`eigen`]: the host (f64, `faer`) eigensolver / linear-algebra bridge and the
 //!   surrogate-gradient trick that injects exact host-computed gradients into autodiff.
 //!
@@ -19,20 +22,24 @@
 
 #![warn(missing_docs)]
 
+pub mod detached;
 pub mod eigen;
 pub mod hsic;
 pub mod kernel;
 pub mod mutual_information;
 pub mod profile;
 pub mod renyi;
+pub mod spectral;
 
+pub use detached::{DetachedGram, SampleKernel, centred_unit_rows, linear_detached_gram};
 pub use eigen::{
-    SymmetricEigen, from_host, scalar, spectral_matrix, symmetric_eigen, symmetric_eigen_owned,
-    tensor_to_vec_f64, to_host, with_surrogate_gradient,
+    EigenPrecision, SymmetricEigen, from_host, scalar, spectral_matrix, symmetric_eigen,
+    symmetric_eigen_in, symmetric_eigen_owned, tensor_to_vec_f64, to_host, with_surrogate_gradient,
 };
 pub use hsic::{
-    Centering, NHSIC_EPSILON, NhsicFactor, center, hsic, nhsic, nhsic_two_valued_labels,
-    nhsic_with_factor, nhsic_with_labels,
+    Centering, NHSIC_EPSILON, NhsicFactor, ShiftedGram, center, center_host, hsic, nhsic,
+    nhsic_host, nhsic_two_valued_labels, nhsic_with_factor, nhsic_with_labels,
+    two_valued_label_gram,
 };
 pub use kernel::{
     DEFAULT_KNN, GaussianKernel, Gram, KernelWidth, LabelKernel, MIN_DATA_DRIVEN_SIGMA,
@@ -44,4 +51,7 @@ pub use mutual_information::{
 pub use renyi::{
     EIGENVALUE_FLOOR, hadamard_product, joint_entropy, normalize_trace, renyi_entropy,
     renyi_entropy_eigen, renyi_entropy_from_eigenvalues, renyi_entropy_order2, trace,
+};
+pub use spectral::{
+    EntropyGrad, EntropySpectrum, hadamard, joint_entropy_host, renyi_entropy_host,
 };

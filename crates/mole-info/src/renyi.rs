@@ -5,14 +5,20 @@ use std::f64::consts::LN_2;
 
 use burn::tensor::Tensor;
 
-use crate::eigen::{spectral_matrix, symmetric_eigen_blocks, to_host, with_surrogate_gradient};
+use crate::eigen::{EigenPrecision, to_host, with_surrogate_gradient};
 use crate::kernel::eye_like;
-use faer::Mat;
+use crate::spectral::{EntropyGrad, renyi_entropy_host};
 
-/// Eigenvalues below this are treated as this value in the gradient when α ≤ 1, where the
-/// exact gradient `λ^{α−1}` (or `log λ` for α = 1) diverges at 0. The entropy value itself
-/// uses the exact (non-negative-clamped) eigenvalues.
-pub const EIGENVALUE_FLOOR: f64 = 1e-12;
+/// The gradient's eigenvalue floor, relative to `m · λ_max` for an m × m matrix: `2^-24`, the
+/// unit round-off of f32.
+///
+/// Gram matrices are built in f32, so an eigenvalue of `A` below about `m · 2^-24 · λ_max` (the
+/// bound on the spectral norm of the rounding error) is not determined by the data. The
+/// gradient's weights `λ^{α−1}` (α = 1: `log λ`) are steep there — at α = 1.01 they go from 0
+/// at λ = 0 to 0.76 at λ = 1e-12 — so every eigenvalue below the floor is given the floor's
+/// weight: the gradient then depends on the data and not on round-off or on the precision of
+/// the eigensolver. The entropy value itself uses the (non-negative-clamped) eigenvalues.
+pub const EIGENVALUE_FLOOR: f64 = 1.0 / 16_777_216.0;
 
 /// Trace `tr(K) = Σ_i K_ii` as a `[1]` tensor (differentiable).
 pub fn trace(k: Tensor<2>) -> Tensor<1> {
@@ -90,8 +96,9 @@ pub fn renyi_entropy_order2(k: Tensor<2>) -> Tensor<1> {
 /// `∂S_α/∂A = α / ((1−α) ln 2) · V diag(λ^{α−1}) Vᵀ / Σ_i λ_i^α`
 ///
 /// (α = 1: `−V diag(log2 λ + 1/ln 2) Vᵀ`) is injected with the surrogate trick of
-/// [`crate::eigen`], through `A = K / tr(K)`, so it reaches `K` and whatever produced it.
-/// For α ≤ 1 eigenvalues below [`EIGENVALUE_FLOOR`] use the floor in the gradient.
+/// [`crate::eigen`] as `∂S/∂K` ([`renyi_entropy_host`]), so it reaches whatever produced `K`.
+/// Eigenvalues below the noise floor of an f32 Gram matrix get the floor's weight in the
+/// gradient ([`EIGENVALUE_FLOOR`]).
 ///
 /// Returns NaN (and no gradient) if `K` has non-finite entries or a non-positive trace.
 ///
@@ -101,65 +108,13 @@ pub fn renyi_entropy_eigen(k: Tensor<2>, alpha: f64) -> Tensor<1> {
     let _phase = crate::profile::scope(crate::profile::Phase::Estimator);
     check_alpha(alpha);
     let tracked = k.is_tracked();
-    let mut host = to_host(&k);
-    let n = host.nrows();
-    let tr: f64 = (0..n).map(|i| host[(i, i)]).sum();
-    let eig = if tr.is_finite() && tr > 0.0 {
-        // A = K / tr K, in place.
-        for j in 0..n {
-            for i in 0..n {
-                host[(i, j)] /= tr;
-            }
+    match renyi_entropy_host(to_host(&k), alpha, tracked, EigenPrecision::F64) {
+        None => with_surrogate_gradient(f64::NAN, &k, Vec::new()),
+        Some(EntropyGrad { value, grad }) => {
+            let terms = grad.map(|g| vec![(k.clone(), g)]).unwrap_or_default();
+            with_surrogate_gradient(value, &k, terms)
         }
-        symmetric_eigen_blocks(host, tracked)
-    } else {
-        None
-    };
-    let Some(blocks) = eig else {
-        return with_surrogate_gradient(f64::NAN, &k, Vec::new());
-    };
-    let lambdas: Vec<f64> = blocks
-        .iter()
-        .flat_map(|b| b.eigen.values.iter().map(|&l| l.max(0.0)))
-        .collect();
-    let value = renyi_entropy_from_eigenvalues(&lambdas, alpha);
-    if !tracked || blocks.iter().any(|b| b.eigen.vectors.is_none()) {
-        return with_surrogate_gradient(value, &k, Vec::new());
     }
-    let power_sum: f64 = lambdas.iter().map(|&l| l.powf(alpha)).sum();
-    let weight = |l: f64| -> f64 {
-        let l = l.max(0.0);
-        if alpha == 1.0 {
-            -(l.max(EIGENVALUE_FLOOR).ln() + 1.0) / LN_2
-        } else {
-            let l = if alpha < 1.0 {
-                l.max(EIGENVALUE_FLOOR)
-            } else {
-                l
-            };
-            alpha / ((1.0 - alpha) * LN_2 * power_sum) * l.powf(alpha - 1.0)
-        }
-    };
-    // ∂S/∂A = V diag(w(λ)) Vᵀ, block by block (zero between blocks, as A^{α−1} is).
-    let grad = if blocks.len() == 1 {
-        let b = &blocks[0];
-        let w: Vec<f64> = b.eigen.values.iter().map(|&l| weight(l)).collect();
-        spectral_matrix(b.eigen.vectors.as_ref().expect("checked").as_ref(), &w)
-    } else {
-        let mut g = Mat::zeros(n, n);
-        for b in &blocks {
-            let w: Vec<f64> = b.eigen.values.iter().map(|&l| weight(l)).collect();
-            let part = spectral_matrix(b.eigen.vectors.as_ref().expect("checked").as_ref(), &w);
-            for (a, &i) in b.rows.iter().enumerate() {
-                for (c, &j) in b.rows.iter().enumerate() {
-                    g[(i, j)] = part[(a, c)];
-                }
-            }
-        }
-        g
-    };
-    let a = normalize_trace(k.clone());
-    with_surrogate_gradient(value, &k, vec![(a, grad)])
 }
 
 /// Rényi α-entropy in bits of a spectrum `λ` (assumed non-negative and summing to 1):

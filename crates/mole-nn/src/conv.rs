@@ -73,6 +73,7 @@ impl ConvConfig {
             if self.affine { bn } else { freeze_affine(bn) }
         });
         ConvBlock {
+            input_dropout: None,
             conv,
             norm,
             activation: self.activation,
@@ -85,6 +86,8 @@ impl ConvConfig {
 /// `(W ⋆ x)[o,i,j] = Σ_{c,a,b} W[o,c,a,b] · x_pad[c, s·i + a, s·j + b]`.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
+    /// Dropout on the input maps (training only; `dropout` on every layer but the first).
+    pub input_dropout: Option<burn::nn::Dropout>,
     /// The convolution.
     pub conv: Conv2d,
     /// Optional batch normalisation (statistics per channel).
@@ -100,6 +103,7 @@ pub struct ConvBlock {
 impl ConvBlock {
     /// Forward pass; [`Pool::Global`] makes the output flat `[batch, channels]`.
     pub fn forward(&self, x: Features) -> Features {
+        let x = crate::features::dropped(x, self.input_dropout.as_ref());
         let mut h = self.conv.forward(x.grid());
         if let Some(norm) = &self.norm {
             h = norm.forward(h);

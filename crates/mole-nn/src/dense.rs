@@ -23,6 +23,8 @@ pub struct DenseConfig {
 /// `y = activation(BN(x Wᵀ + b))`; flat input (feature maps are flattened first).
 #[derive(Module, Debug)]
 pub struct DenseBlock {
+    /// Dropout on the input (training only; `dropout` on every layer but the first).
+    pub input_dropout: Option<burn::nn::Dropout>,
     /// The linear map.
     pub linear: Linear,
     /// Optional batch normalisation.
@@ -40,6 +42,7 @@ impl DenseConfig {
             if self.affine { bn } else { freeze_affine(bn) }
         });
         DenseBlock {
+            input_dropout: None,
             linear: LinearConfig::new(self.d_input, self.d_output).init(device),
             norm,
             activation: self.activation,
@@ -72,6 +75,7 @@ pub fn freeze_affine(bn: BatchNorm) -> BatchNorm {
 impl DenseBlock {
     /// Forward pass on a batch.
     pub fn forward(&self, x: Features) -> Features {
+        let x = crate::features::dropped(x, self.input_dropout.as_ref());
         let mut h: Tensor<2> = self.linear.forward(x.flat());
         if let Some(norm) = &self.norm {
             h = norm.forward(h);

@@ -329,7 +329,8 @@ pub struct BuildOptions {
     pub affine: bool,
     /// Hidden non-linearity.
     pub activation: Activation,
-    /// Dropout probability on the input of GNN layers.
+    /// Dropout probability on the input of GNN layers, and of dense and conv layers but the
+    /// first.
     pub dropout: f64,
 }
 
@@ -382,6 +383,9 @@ impl ModelSpec {
                 message: "no layers".into(),
             });
         }
+        let input_dropout = |i: usize| {
+            (i > 0 && opts.dropout > 0.0).then(|| burn::nn::DropoutConfig::new(opts.dropout).init())
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             let err = |why: String| SpecError {
                 spec: self.text.clone(),
@@ -405,7 +409,9 @@ impl ModelSpec {
                         affine: opts.affine,
                         activation: opts.activation,
                     };
-                    (Block::Dense(cfg.init(device)), vec![w])
+                    let mut block = cfg.init(device);
+                    block.input_dropout = input_dropout(i);
+                    (Block::Dense(block), vec![w])
                 }
                 LayerSpec::Conv {
                     channels,
@@ -427,7 +433,9 @@ impl ModelSpec {
                         pool,
                     };
                     let next = cfg.output_shape(input).map_err(err)?;
-                    (Block::Conv(cfg.init(device)), next)
+                    let mut block = cfg.init(device);
+                    block.input_dropout = input_dropout(i);
+                    (Block::Conv(block), next)
                 }
                 LayerSpec::Residual { kernel, pool } => {
                     let input = grid(&shape)?;

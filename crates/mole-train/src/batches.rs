@@ -28,7 +28,7 @@ pub fn features(data: &Dataset, indices: &[usize], device: &Device) -> Features 
     }
 }
 
-/// Like [`features`], with the seeded crop/flip augmentation of round `round` applied to every
+/// Like [`features`], with the seeded crop/flip/cutout augmentation of round `round` applied to every
 /// image row (vector rows are returned unchanged).
 pub fn augmented_features(
     data: &Dataset,
@@ -50,15 +50,18 @@ pub fn augmented_features(
         return features(data, indices, device);
     }
     let mut v = Vec::with_capacity(indices.len() * data.shape.len());
+    let plan = mole_data::augment::AugmentPlan {
+        pad: augment.crop,
+        flip: augment.flip,
+        cutout: augment.cutout,
+        size: [height, width],
+    };
+    let chw = [channels, height, width];
     for &i in indices {
-        let d = mole_data::augment::draw(seed, round, i, augment.crop, augment.flip);
-        mole_data::augment::augment_image(
-            data.sample(i),
-            [channels, height, width],
-            augment.crop,
-            d,
-            &mut v,
-        );
+        let d = mole_data::augment::draw(seed, round, i, &plan);
+        let start = v.len();
+        mole_data::augment::augment_image(data.sample(i), chw, augment.crop, d, &mut v);
+        mole_data::augment::apply_cutout(&mut v[start..], chw, augment.cutout, d);
     }
     let n = indices.len();
     Features::Grid(Tensor::from_data(

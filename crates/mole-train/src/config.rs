@@ -13,6 +13,11 @@ pub enum Method {
     Mole,
     /// HSIC bottleneck: minimise `nHSIC(T,X) − β nHSIC(T,Y)` per module.
     Hsic,
+    /// Nøkland & Eidnes' (2019) "sim + pred" local loss: `(1 − λ) L_sim + λ L_pred` per module,
+    /// `L_sim` the mean squared difference between the centred-cosine similarity matrices of the
+    /// (projected, spatial-std-pooled) output and of the one-hot labels, `L_pred` the
+    /// cross-entropy of a linear classifier on the output (`local.lambda_ce`).
+    Simpred,
     /// End-to-end backprop with cross-entropy on the same architecture (the baseline).
     Bp,
 }
@@ -105,18 +110,84 @@ pub enum LrSchedule {
     /// the head restarts it for its epochs on the frozen modules).
     #[default]
     Cosine,
+    /// Step decay: the rate is multiplied by `lr_step_factor` at each fraction of a learner's
+    /// epochs listed in `lr_steps` (Nøkland & Eidnes: ×0.25 at 50, 75, 89 and 94 % of training).
+    Step,
 }
 
-impl LrSchedule {
-    /// The factor on the base rate in 1-based `epoch` of `epochs`.
-    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
-        match self {
+/// A learner's rate over its epochs: the schedule and, for step decay, where and by how much.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LrPlan {
+    /// The schedule.
+    pub schedule: LrSchedule,
+    /// Step decay: fractions of the epochs after which the rate drops.
+    pub steps: Vec<f64>,
+    /// Step decay: the factor of each drop.
+    pub step_factor: f64,
+}
+
+impl Default for LrPlan {
+    fn default() -> Self {
+        LrPlan {
+            schedule: LrSchedule::Constant,
+            steps: Vec::new(),
+            step_factor: 1.0,
+        }
+    }
+}
+
+impl LrPlan {
+    /// The factor on the base rate in 1-based `epoch` of `epochs`. Step decay: one
+    /// `step_factor` for every listed fraction `f` with `epoch > f · epochs`.
+    pub fn factor(&self, epoch: usize, epochs: usize) -> f64 {
+        match self.schedule {
             LrSchedule::Constant => 1.0,
             LrSchedule::Cosine => {
                 let e = epoch.saturating_sub(1) as f64;
                 let total = epochs.max(1) as f64;
                 0.5 * (1.0 + (std::f64::consts::PI * e / total).cos())
             }
+            LrSchedule::Step => {
+                let passed = (self.steps.iter())
+                    .filter(|&&f| epoch as f64 > f * epochs as f64)
+                    .count();
+                self.step_factor.powi(passed as i32)
+            }
+        }
+    }
+}
+
+/// Settings shared by the local methods (MOLE, HSIC, simpred): the terms and learned parts
+/// around each module's objective (Nøkland & Eidnes 2019).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalSettings {
+    /// Weight λ of the local prediction term: a module's loss is `(1 − λ) · objective + λ ·
+    /// CE`, the cross-entropy of a linear classifier (weights starting at 0) on its output,
+    /// feature maps average-pooled to at most 2,048 values. 0: no classifier. In [0, 1].
+    pub lambda_ce: f64,
+    /// A learned bias-free projection (dense: `x Wᵀ`; feature maps: a 3×3 convolution) between
+    /// the module and its kernel objective.
+    pub projection: bool,
+    /// How conv modules' outputs become Gram samples: "flatten" (CHW order), "mean" (global
+    /// average per channel) or "std" (each channel's spatial standard deviation).
+    pub pool: String,
+    /// Kernel on module outputs: "gaussian" (the method's width rule), "linear" or "cosine"
+    /// (centred cosine similarity).
+    pub kernel: String,
+    /// Predict with the average of the softmax of every module's classifier and of the head
+    /// (needs `lambda_ce > 0`).
+    pub ensemble_heads: bool,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        LocalSettings {
+            lambda_ce: 0.0,
+            projection: false,
+            pool: "flatten".into(),
+            kernel: "gaussian".into(),
+            ensemble_heads: false,
         }
     }
 }
@@ -161,6 +232,9 @@ pub struct MoleSettings {
     /// for graph-level tasks) or "label+aggregate" (X the GCN-normalised neighbourhood
     /// aggregate of the input features, `D^-1/2 (A+I) D^-1/2 X`).
     pub joint_target: String,
+    /// Arithmetic of the eigendecompositions behind α ≠ 2: "f32" (faster; the gradient's
+    /// products stay in f64) or "f64" (the reference).
+    pub eigen_precision: String,
 }
 
 impl Default for MoleSettings {
@@ -179,6 +253,7 @@ impl Default for MoleSettings {
             pooled: false,
             unit_sphere: false,
             joint_target: "label".into(),
+            eigen_precision: "f32".into(),
         }
     }
 }
@@ -223,12 +298,15 @@ pub struct AugmentSettings {
     pub crop: usize,
     /// Random horizontal flip with probability 1/2.
     pub flip: bool,
+    /// Cutout (DeVries & Taylor 2017): a square of this side, centred at a random pixel, set to
+    /// 0 (clipped at the borders; 0 = off).
+    pub cutout: usize,
 }
 
 impl AugmentSettings {
     /// True when any augmentation is on.
     pub fn enabled(&self) -> bool {
-        self.crop > 0 || self.flip
+        self.crop > 0 || self.flip || self.cutout > 0
     }
 }
 
@@ -274,8 +352,12 @@ pub struct TrainConfig {
     pub lr: Option<f64>,
     /// Learning rate of the head; default 1e-2 (Adam) or 0.05 (SGD).
     pub head_lr: Option<f64>,
-    /// How every learner's rate changes over its epochs (`cosine` or `constant`).
+    /// How every learner's rate changes over its epochs (`cosine`, `constant` or `step`).
     pub lr_schedule: LrSchedule,
+    /// `step` schedule: the fractions of a learner's epochs after which its rate drops.
+    pub lr_steps: Vec<f64>,
+    /// `step` schedule: the factor of each drop.
+    pub lr_step_factor: f64,
     /// Optimiser.
     pub optimizer: OptimizerKind,
     /// SGD momentum.
@@ -298,7 +380,9 @@ pub struct TrainConfig {
     pub test_samples: Option<usize>,
     /// Training-time augmentation of images.
     pub augment: AugmentSettings,
-    /// Dropout probability on the input of every GNN layer.
+    /// Dropout probability: on the input of every GNN layer (and of the head on graph data);
+    /// on the input of every dense or conv layer but the first (its output then reaches the next
+    /// layer, or module, thinned; a module's objective scores it before dropout).
     pub dropout: f64,
     /// Graph-level tasks: how node rows are pooled per graph ("sum", "mean", "max").
     pub readout: String,
@@ -319,6 +403,8 @@ pub struct TrainConfig {
     pub mole: MoleSettings,
     /// HSIC objective settings.
     pub hsic: HsicSettings,
+    /// Settings shared by the local methods.
+    pub local: LocalSettings,
     /// Settings of the `async` schedule.
     #[serde(rename = "async")]
     pub async_: AsyncSettings,
@@ -357,6 +443,8 @@ impl Default for TrainConfig {
             lr: None,
             head_lr: None,
             lr_schedule: LrSchedule::Cosine,
+            lr_steps: vec![0.5, 0.75, 0.89, 0.94],
+            lr_step_factor: 0.25,
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             weight_decay: 0.0,
@@ -376,6 +464,7 @@ impl Default for TrainConfig {
             eval_every: 1,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
+            local: LocalSettings::default(),
             async_: AsyncSettings::default(),
             resume_epoch: 0,
             resume_snapshot: false,
@@ -447,11 +536,20 @@ impl TrainConfig {
         }
     }
 
+    /// Every learner's rate plan.
+    pub fn lr_plan(&self) -> LrPlan {
+        LrPlan {
+            schedule: self.lr_schedule,
+            steps: self.lr_steps.clone(),
+            step_factor: self.lr_step_factor,
+        }
+    }
+
     /// The schedule actually used.
     pub fn schedule(&self) -> ScheduleKind {
         self.schedule.unwrap_or(match self.method {
             Method::Mole => ScheduleKind::Sequential,
-            Method::Hsic | Method::Bp => ScheduleKind::Simultaneous,
+            Method::Hsic | Method::Simpred | Method::Bp => ScheduleKind::Simultaneous,
         })
     }
 
@@ -624,6 +722,61 @@ impl TrainConfig {
         if self.folds < 2 {
             return bad(format!("folds = {} (needs at least 2)", self.folds));
         }
+        let l = &self.local;
+        if !(0.0..=1.0).contains(&l.lambda_ce) {
+            return bad(format!(
+                "local.lambda_ce = {} (must be in [0, 1]: the prediction term's share of the loss)",
+                l.lambda_ce
+            ));
+        }
+        if !["flatten", "mean", "std"].contains(&l.pool.as_str()) {
+            return bad(format!("local.pool = '{}' (flatten, mean or std)", l.pool));
+        }
+        if !["gaussian", "linear", "cosine"].contains(&l.kernel.as_str()) {
+            return bad(format!(
+                "local.kernel = '{}' (gaussian, linear or cosine)",
+                l.kernel
+            ));
+        }
+        if l.ensemble_heads && l.lambda_ce == 0.0 {
+            return bad(
+                "local.ensemble_heads needs the modules' classifiers: set local.lambda_ce > 0"
+                    .into(),
+            );
+        }
+        if self.method == Method::Bp && *l != LocalSettings::default() {
+            return bad(
+                "local.*: the local terms have no effect with method bp (one network, one loss)"
+                    .into(),
+            );
+        }
+        let pooled = match self.method {
+            Method::Mole => self.mole.pooled,
+            Method::Hsic => self.hsic.pooled,
+            _ => false,
+        };
+        if pooled && !["flatten", "mean"].contains(&l.pool.as_str()) {
+            return bad(format!(
+                "{}.pooled = true (mean pooling) contradicts local.pool = '{}'",
+                format!("{:?}", self.method).to_lowercase(),
+                l.pool
+            ));
+        }
+        if self.lr_schedule == LrSchedule::Step
+            && (self.lr_steps.iter().any(|f| !(0.0..1.0).contains(f))
+                || !(self.lr_step_factor > 0.0 && self.lr_step_factor.is_finite()))
+        {
+            return bad(format!(
+                "lr_steps = {:?}, lr_step_factor = {} (fractions in [0, 1) and a positive factor)",
+                self.lr_steps, self.lr_step_factor
+            ));
+        }
+        if !["f32", "f64"].contains(&self.mole.eigen_precision.as_str()) {
+            return bad(format!(
+                "mole.eigen_precision = '{}' (f32 or f64)",
+                self.mole.eigen_precision
+            ));
+        }
         if !["label", "label+input", "label+aggregate"].contains(&self.mole.joint_target.as_str()) {
             return bad(format!(
                 "mole.joint_target = '{}' (label, label+input or label+aggregate)",
@@ -676,22 +829,42 @@ mod tests {
 
     #[test]
     fn cosine_schedule_starts_at_the_base_rate_and_halves_midway() {
-        let c = LrSchedule::Cosine;
+        let plan = |schedule| LrPlan {
+            schedule,
+            ..LrPlan::default()
+        };
+        let c = plan(LrSchedule::Cosine);
         assert_eq!(c.factor(1, 5), 1.0);
         assert!((c.factor(3, 4) - 0.5).abs() < 1e-12);
         assert!((c.factor(5, 5) - 0.5 * (1.0 + (0.8 * std::f64::consts::PI).cos())).abs() < 1e-12);
         // Strictly decreasing over the epochs, never zero.
         let f: Vec<f64> = (1..=5).map(|e| c.factor(e, 5)).collect();
         assert!(f.windows(2).all(|w| w[1] < w[0]) && f[4] > 0.0, "{f:?}");
-        assert_eq!(LrSchedule::Constant.factor(4, 5), 1.0);
+        assert_eq!(plan(LrSchedule::Constant).factor(4, 5), 1.0);
         let cfg = TrainConfig::from_toml("lr_schedule = \"constant\"\n").unwrap();
         assert_eq!(cfg.lr_schedule, LrSchedule::Constant);
         assert_eq!(TrainConfig::default().lr_schedule, LrSchedule::Cosine);
-        let e = TrainConfig::from_toml("lr_schedule = \"step\"\n").unwrap_err();
+        let e = TrainConfig::from_toml("lr_schedule = \"linear\"\n").unwrap_err();
         assert!(
             format!("{e}").contains("line 1") && format!("{e}").contains("`cosine`"),
             "{e}"
         );
+    }
+
+    /// Step decay: Nøkland & Eidnes' ×0.25 after 50, 75, 89 and 94 % of 100 epochs.
+    #[test]
+    fn step_schedule_drops_after_each_listed_fraction() {
+        let cfg = TrainConfig::from_toml("lr_schedule = \"step\"\n").unwrap();
+        let plan = cfg.lr_plan();
+        let f = |e| plan.factor(e, 100);
+        assert_eq!(
+            [f(1), f(50), f(51), f(75), f(76)],
+            [1.0, 1.0, 0.25, 0.25, 0.0625]
+        );
+        assert_eq!(f(95), 0.25f64.powi(4));
+        let bad = TrainConfig::from_toml("lr_schedule = \"step\"\nlr_steps = [1.5]\n").unwrap();
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("lr_steps"), "{e}");
     }
 
     #[test]

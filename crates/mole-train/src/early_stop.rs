@@ -115,8 +115,7 @@ impl KeepBest {
         if self.since > 0 {
             let learners = net.modules.iter_mut().chain(net.head.as_mut());
             for (m, values) in learners.zip(&k.params) {
-                let stage =
-                    std::mem::replace(&mut m.stage, crate::module::Stage { blocks: vec![] });
+                let stage = std::mem::replace(&mut m.stage, crate::module::Stage::empty());
                 m.stage = load_flat_params(stage, values)
                     .map_err(|e| anyhow::anyhow!("restoring the kept epoch of {}: {e}", m.name))?;
             }

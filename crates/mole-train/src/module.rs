@@ -2,7 +2,7 @@
 //! detached, so no gradient ever crosses a module boundary and no autograd graph spans two
 //! modules.
 
-use crate::config::{LrSchedule, OptimizerKind, TrainConfig};
+use crate::config::{LrPlan, OptimizerKind, TrainConfig};
 use crate::objective::{Diagnostics, Objective, Target};
 use burn::module::Module;
 use burn::optim::{
@@ -11,16 +11,30 @@ use burn::optim::{
 };
 use burn::tensor::Tensor;
 use mole_info::profile::{self, Phase};
-use mole_nn::{Block, Features, GraphBatch};
+use mole_nn::{Block, Features, GraphBatch, LocalClassifier, Projection};
 
-/// The layers of one module, applied in order.
+/// The layers of one module, applied in order, and the learned parts of its local objective
+/// that sit beside them (never on the path to the next module).
 #[derive(Module, Debug)]
 pub struct Stage {
     /// Blocks in order.
     pub blocks: Vec<Block>,
+    /// A learned map of the output that the kernel objective scores (`local.projection`).
+    pub projection: Option<Projection>,
+    /// The classifier of the local prediction term (`local.lambda_ce > 0`).
+    pub classifier: Option<LocalClassifier>,
 }
 
 impl Stage {
+    /// A stage with no blocks (a placeholder while a stage is moved out and back).
+    pub fn empty() -> Self {
+        Stage {
+            blocks: Vec::new(),
+            projection: None,
+            classifier: None,
+        }
+    }
+
     /// Forward through every block.
     pub fn forward(&self, x: Features) -> Features {
         self.forward_graph(x, None)
@@ -92,12 +106,15 @@ pub struct LocalModule {
     /// The configured rate, before the schedule's factor.
     pub base_lr: f64,
     /// How the rate changes over the epochs (see [`LocalModule::begin_epoch`]).
-    pub lr_schedule: LrSchedule,
+    pub lr_schedule: LrPlan,
     /// The epochs this learner trains for while the modules train (the schedule's `E` for
     /// workers that only see epoch numbers).
     pub planned_epochs: usize,
     /// Steps taken so far (the module's version).
     pub steps: u64,
+    /// Share λ of the local prediction term: `(1 − λ) · objective + λ · CE` (needs a
+    /// classifier in the stage).
+    pub lambda_ce: f64,
 }
 
 impl LocalModule {
@@ -111,20 +128,43 @@ impl LocalModule {
     ) -> Self {
         LocalModule {
             name: name.into(),
-            stage: Stage { blocks },
+            stage: Stage {
+                blocks,
+                projection: None,
+                classifier: None,
+            },
             objective,
             optimizer,
             lr,
             base_lr: lr,
-            lr_schedule: LrSchedule::Constant,
+            lr_schedule: LrPlan::default(),
             planned_epochs: 1,
             steps: 0,
+            lambda_ce: 0.0,
         }
+    }
+
+    /// Adds the learned parts of the local objective: a projection the kernel objective scores,
+    /// and a classifier whose cross-entropy takes share `lambda_ce` of the loss.
+    pub fn with_local_heads(
+        mut self,
+        projection: Option<Projection>,
+        classifier: Option<LocalClassifier>,
+        lambda_ce: f64,
+    ) -> Self {
+        self.stage.projection = projection;
+        debug_assert!(
+            classifier.is_some() || lambda_ce == 0.0,
+            "λ_ce > 0 needs a classifier"
+        );
+        self.stage.classifier = classifier;
+        self.lambda_ce = lambda_ce;
+        self
     }
 
     /// Takes the rate schedule and the module epochs of `cfg`.
     pub fn plan(&mut self, cfg: &TrainConfig) {
-        self.lr_schedule = cfg.lr_schedule;
+        self.lr_schedule = cfg.lr_plan();
         self.planned_epochs = cfg.epochs;
     }
 
@@ -161,7 +201,7 @@ impl LocalModule {
         };
         let (loss, diag) = {
             let _phase = profile::scope(Phase::Loss);
-            self.objective.loss(output.clone(), target)
+            self.local_loss(output.clone(), target)
         };
         let value = diag["loss"];
         if !value.is_finite() {
@@ -173,6 +213,38 @@ impl LocalModule {
         }
         self.apply(loss);
         Ok((output.detach().without_autodiff(), diag))
+    }
+
+    /// The module's loss on its training output: the objective on the (projected) output, and
+    /// with a classifier `(1 − λ) · objective + λ · CE(classifier(output))` (the scored rows of
+    /// graph data). Diagnostics: the objective's, `local_ce`, and `loss` for the total.
+    pub fn local_loss(&self, output: Features, target: &Target) -> (Tensor<1>, Diagnostics) {
+        let scored = match &self.stage.projection {
+            Some(p) => p.forward(output.clone()),
+            None => output.clone(),
+        };
+        let (loss, mut diag) = self.objective.loss(scored, target);
+        let Some(classifier) = &self.stage.classifier else {
+            return (loss, diag);
+        };
+        let rows = match &target.view {
+            Some(view) => Features::Flat(view.apply(output.flat())),
+            None => output,
+        };
+        let ce = crate::objective::cross_entropy(classifier.forward(rows), &target.labels);
+        let ce_value = crate::batches::to_host(ce.clone()).1[0] as f64;
+        let l = self.lambda_ce;
+        diag.insert("local_ce".into(), ce_value);
+        let total = (1.0 - l) * diag["loss"] + l * ce_value;
+        diag.insert("loss".into(), total);
+        (loss.mul_scalar(1.0 - l) + ce.mul_scalar(l), diag)
+    }
+
+    /// The local classifier's class probabilities for a batch (inference), when it has one.
+    pub fn local_probabilities(&self, output: Features) -> Option<Tensor<2>> {
+        let classifier = self.stage.valid().classifier?;
+        let logits = classifier.forward(output.without_autodiff());
+        Some(burn::tensor::activation::softmax(logits, 1))
     }
 
     /// Drops the optimiser's state (Adam's two moments: twice the parameters) of a module that

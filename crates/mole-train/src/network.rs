@@ -2,12 +2,12 @@
 
 use crate::config::{Method, TrainConfig};
 use crate::module::{LocalModule, make_optimizer};
-use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError};
+use crate::objective::{HsicObjective, MoleObjective, Objective, ObjectiveError, SimObjective};
 use burn::nn::DropoutConfig;
 use burn::tensor::{Device, Tensor};
 use mole_nn::{
     Activation, Block, Branch, BuildOptions, DenseConfig, EnsembleBlock, Features, GnnConfig,
-    GraphBatch, ModelSpec, Readout, ReadoutBlock, SpecError,
+    GraphBatch, LocalClassifier, ModelSpec, Projection, Readout, ReadoutBlock, SpecError,
 };
 
 /// Modules in order, then the head (a linear classifier trained with cross-entropy on the
@@ -20,6 +20,9 @@ pub struct Network {
     pub head: Option<LocalModule>,
     /// Output row shape of every module.
     pub output_shapes: Vec<Vec<usize>>,
+    /// Predict with the average of the softmax of every module's classifier and of the head
+    /// (`local.ensemble_heads`).
+    pub ensemble_heads: bool,
 }
 
 /// Why a network could not be built.
@@ -137,11 +140,11 @@ impl Network {
         let built = spec.build(input, &opts, device)?;
         let last_width: usize = built.last().map(|(_, s)| s.iter().product()).unwrap_or(0);
         let head_block = classifier(cfg, &spec, readout, last_width, num_classes, device)?;
-        // On graph data `dropout` applies to the input of every layer, the head's included
-        // (as in Kipf & Welling's GCN, whose classifier is the last dropout-fed layer); a GCN
-        // head has its own.
+        // `dropout` applies to the input of every layer but the first, the head's included (as
+        // in Kipf & Welling's GCN, whose classifier is the last dropout-fed layer, and Nøkland &
+        // Eidnes' local-loss networks); a GCN head has its own.
         let head_dropout = || {
-            (spec.is_graph() && cfg.dropout > 0.0 && cfg.head == "linear")
+            (cfg.dropout > 0.0 && cfg.head == "linear")
                 .then(|| Block::Dropout(DropoutConfig::new(cfg.dropout).init()))
         };
         if cfg.method == Method::Bp {
@@ -162,16 +165,25 @@ impl Network {
                 modules: vec![module],
                 head: None,
                 output_shapes: vec![shapes.last().cloned().unwrap_or_default()],
+                ensemble_heads: false,
             });
         }
         let objective = match cfg.method {
-            Method::Mole => Objective::Mole(MoleObjective::from_settings(&cfg.mole)?),
+            Method::Mole => Objective::Mole(MoleObjective::from_settings(&cfg.mole, &cfg.local)?),
             Method::Hsic => Objective::Hsic(HsicObjective::from_settings(
                 &cfg.hsic,
+                &cfg.local,
                 sigma.unwrap_or(cfg.hsic.sigma),
-            )),
+            )?),
+            Method::Simpred => Objective::Sim(SimObjective::from_settings(&cfg.local)?),
             Method::Bp => unreachable!(),
         };
+        if cfg.local.ensemble_heads && spec.is_graph() {
+            return Err(BuildError::Head(
+                "local.ensemble_heads averages the modules' classifiers on vector and image                  data; graph models predict with their head"
+                    .into(),
+            ));
+        }
         let sizes = group_sizes(built.len(), &cfg.module_groups(built.len()))?;
         let per_module = |field: &str, values: &[f64]| {
             if values.is_empty() || values.len() == sizes.len() {
@@ -200,7 +212,7 @@ impl Network {
                 blocks.push(b);
                 shape = s;
             }
-            output_shapes.push(shape);
+            output_shapes.push(shape.clone());
             let mut objective = objective.clone();
             if let Objective::Mole(m) = &mut objective {
                 // Module k's entry of a per-module list, else the network-wide weight.
@@ -208,13 +220,22 @@ impl Network {
                 m.lambda_x = pick(&cfg.mole.module_lambda_x, m.lambda_x);
                 m.lambda_h = pick(&cfg.mole.module_lambda_h, m.lambda_h);
             }
-            modules.push(LocalModule::new(
-                format!("module {}", k + 1),
-                blocks,
-                objective,
-                make_optimizer(cfg),
-                cfg.lr(),
-            ));
+            let projection = cfg
+                .local
+                .projection
+                .then(|| Projection::new(&shape, device));
+            let classifier = (cfg.local.lambda_ce > 0.0)
+                .then(|| LocalClassifier::new(&shape, num_classes, device));
+            modules.push(
+                LocalModule::new(
+                    format!("module {}", k + 1),
+                    blocks,
+                    objective,
+                    make_optimizer(cfg),
+                    cfg.lr(),
+                )
+                .with_local_heads(projection, classifier, cfg.local.lambda_ce),
+            );
         }
         let mut head = LocalModule::new(
             "head",
@@ -235,6 +256,7 @@ impl Network {
             modules,
             head: Some(head),
             output_shapes,
+            ensemble_heads: cfg.local.ensemble_heads,
         })
     }
 
@@ -251,7 +273,10 @@ impl Network {
         let ensemble = LocalModule::new(
             "sigma-combined",
             vec![Block::Ensemble(EnsembleBlock { branches })],
-            Objective::Hsic(HsicObjective::from_settings(&cfg.hsic, cfg.hsic.sigma)),
+            Objective::Hsic(
+                HsicObjective::from_settings(&cfg.hsic, &cfg.local, cfg.hsic.sigma)
+                    .expect("the branches were built from the same settings"),
+            ),
             make_optimizer(cfg),
             cfg.lr(),
         );
@@ -267,6 +292,7 @@ impl Network {
             modules: vec![ensemble],
             head: Some(head),
             output_shapes: vec![shape],
+            ensemble_heads: false,
         }
     }
 
@@ -317,11 +343,42 @@ impl Network {
     /// Class scores with the graph context of GNN blocks: one row per node, or per graph when
     /// the network has a readout.
     pub fn predict_graph(&self, x: Features, graph: Option<&GraphBatch>) -> Tensor<2> {
+        if self.ensemble_heads && graph.is_none() {
+            return self.predict_ensemble(x);
+        }
         let h = self.forward_to_graph(x, graph, self.modules.len());
         match &self.head {
             Some(head) => head.forward_graph(h, graph).flat(),
             None => h.flat(),
         }
+    }
+
+    /// `log` of the mean class probabilities of every module's classifier and of the head
+    /// (the ensemble of `local.ensemble_heads`; its argmax is the prediction).
+    fn predict_ensemble(&self, x: Features) -> Tensor<2> {
+        let mut h = x;
+        let mut sum: Option<Tensor<2>> = None;
+        let mut count = 0usize;
+        let mut add = |p: Tensor<2>| {
+            sum = Some(match sum.take() {
+                Some(s) => s + p,
+                None => p,
+            });
+            count += 1;
+        };
+        for m in &self.modules {
+            h = m.forward(h);
+            if let Some(p) = m.local_probabilities(h.clone()) {
+                add(p);
+            }
+        }
+        if let Some(head) = &self.head {
+            add(burn::tensor::activation::softmax(head.forward(h).flat(), 1));
+        }
+        sum.expect("a network has a head or modules")
+            .div_scalar(count as f64)
+            .clamp_min(1e-12)
+            .log()
     }
 
     /// Every hidden layer's output for a batch, lowest first (the classifier of a backprop
@@ -468,13 +525,27 @@ mod tests {
         let graph_level = Network::build_graph(&cfg, 5, 3, &device, Some(Readout::Sum));
         assert!(matches!(graph_level, Err(BuildError::Head(_))));
         cfg.head = "linear".into();
-        cfg.model = "mlp:8".into();
+        cfg.model = "mlp:8,8".into();
+        cfg.group = vec![1, 1];
         let mlp = Network::build(&cfg, &[5], 3, &device, None).unwrap();
-        assert_eq!(
-            mlp.head.as_ref().unwrap().stage.blocks.len(),
-            1,
-            "vector heads unchanged"
+        let head = &mlp.head.as_ref().unwrap().stage.blocks;
+        assert!(
+            head.len() == 2 && is_dropout(&head[0]),
+            "vector heads drop their input too: {head:?}"
         );
+        // Dense layers drop their input, but the first (the data itself).
+        let dropped = |m: &LocalModule| match &m.stage.blocks[0] {
+            Block::Dense(d) => d.input_dropout.is_some(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            mlp.modules.iter().map(dropped).collect::<Vec<_>>(),
+            [false, true]
+        );
+        cfg.dropout = 0.0;
+        let plain = Network::build(&cfg, &[5], 3, &device, None).unwrap();
+        assert_eq!(plain.head.as_ref().unwrap().stage.blocks.len(), 1);
+        assert!(!plain.modules.iter().any(dropped));
     }
 
     /// `mole.module_lambda_x` / `module_lambda_h` set the weights module by module, and a list
@@ -511,5 +582,79 @@ mod tests {
             e.contains("mole.module_lambda_h") && e.contains("2 values") && e.contains("3 modules"),
             "{e}"
         );
+    }
+
+    /// The local terms: the loss is `(1 − λ) · objective(projection(T)) + λ · CE(classifier(T))`,
+    /// a step trains the projection and the classifier (which starts at 0: CE = ln C), and the
+    /// ensemble predicts `log` of the mean of the classifiers' and the head's probabilities.
+    #[test]
+    fn local_terms_mix_the_losses_train_their_parts_and_ensemble() {
+        use crate::objective::{InputCache, Target, cross_entropy};
+        use burn::tensor::{Distribution, activation::softmax};
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let mut cfg = TrainConfig {
+            model: "mlp:8,8".into(),
+            group: vec![1, 1],
+            ..TrainConfig::default()
+        };
+        cfg.local.lambda_ce = 0.3;
+        cfg.local.projection = true;
+        cfg.local.ensemble_heads = true;
+        let mut net = Network::build(&cfg, &[5], 3, &device, None).unwrap();
+        let plain = Device::flex();
+        let x = Tensor::<2>::random([12, 5], Distribution::Normal(0.0, 1.0), &plain);
+        let labels: Vec<usize> = (0..12).map(|i| i % 3).collect();
+        let target = Target {
+            x: x.clone(),
+            labels: labels.clone(),
+            num_classes: 3,
+            view: None,
+            input_sample: None,
+            cache: InputCache::default(),
+        };
+        let m = &net.modules[0];
+        let out = m.stage.forward(Features::Flat(x.clone().autodiff()));
+        let (_, diag) = m.local_loss(out.clone(), &target);
+        let projected = m.stage.projection.as_ref().unwrap().forward(out.clone());
+        let (_, objective) = m.objective.loss(projected, &target);
+        let logits = m.stage.classifier.as_ref().unwrap().forward(out);
+        let ce = crate::batches::to_host(cross_entropy(logits, &labels)).1[0] as f64;
+        assert!(
+            (ce - 3f64.ln()).abs() < 1e-5,
+            "zero-initialised classifier: {ce}"
+        );
+        assert!((diag["local_ce"] - ce).abs() < 1e-6);
+        let mixed = 0.7 * objective["loss"] + 0.3 * ce;
+        assert!(
+            (diag["loss"] - mixed).abs() < 1e-5,
+            "{} vs {mixed}",
+            diag["loss"]
+        );
+
+        let before = crate::params::flat_params(&net.modules[0].stage);
+        net.modules[0]
+            .step(Features::Flat(x.clone()), &target)
+            .unwrap();
+        let m = &net.modules[0];
+        let weights = |t: Tensor<2>| crate::batches::to_host(t).1;
+        let w = weights(m.stage.classifier.as_ref().unwrap().linear.weight.val());
+        assert!(w.iter().any(|v| *v != 0.0), "the classifier trained");
+        assert_ne!(
+            before,
+            crate::params::flat_params(&m.stage),
+            "the projection trained"
+        );
+
+        let h1 = net.modules[0].forward(Features::Flat(x.clone()));
+        let h2 = net.modules[1].forward(h1.clone());
+        let p1 = net.modules[0].local_probabilities(h1).unwrap();
+        let p2 = net.modules[1].local_probabilities(h2.clone()).unwrap();
+        let ph = softmax(net.head.as_ref().unwrap().forward(h2).flat(), 1);
+        let expected = weights(((p1 + p2 + ph) / 3.0).log());
+        let got = weights(net.predict(Features::Flat(x)));
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 }

@@ -161,7 +161,7 @@ pub fn load_checkpoints(mut net: Network, run: &Path) -> Result<Network, ResumeE
             used: 0,
             problems: Vec::new(),
         };
-        let stage = std::mem::replace(&mut m.stage, crate::module::Stage { blocks: Vec::new() });
+        let stage = std::mem::replace(&mut m.stage, crate::module::Stage::empty());
         m.stage = stage.map(&mut mapper);
         if mapper.used != c.tensors.len() {
             mapper.problems.push(format!(

@@ -382,7 +382,7 @@ pub fn restore(
     }
     let stages = net.modules.iter_mut().chain(net.head.as_mut());
     for (k, m) in stages.enumerate() {
-        let stage = std::mem::replace(&mut m.stage, crate::module::Stage { blocks: vec![] });
+        let stage = std::mem::replace(&mut m.stage, crate::module::Stage::empty());
         m.stage = crate::params::load_flat_params_with_ids(stage, &snap.weights[k], &p.ids[k])
             .map_err(|e| anyhow::anyhow!("--resume: {}: {e}", m.name))?;
         m.load_optimizer_state(snap.optimizers[k].clone())?;

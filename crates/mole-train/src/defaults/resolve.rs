@@ -163,6 +163,24 @@ pub fn resolve(
         |c| c.schedule = Some(schedule),
     );
 
+    if method == Method::Simpred {
+        // Nøkland & Eidnes' sim + pred: 0.99 L_sim + 0.01 L_pred, a learned projection, centred
+        // cosine similarities of spatial-std-pooled maps.
+        let why = |what: &str| format!("simpred: {what} (Nøkland & Eidnes' local loss)");
+        r.rule("local.lambda_ce", why("the prediction term's 1 %"), |c| {
+            c.local.lambda_ce = 0.01
+        });
+        r.rule("local.projection", why("a learned projection"), |c| {
+            c.local.projection = true
+        });
+        r.rule("local.pool", why("spatial-std pooling of maps"), |c| {
+            c.local.pool = "std".into()
+        });
+        r.rule("local.kernel", why("centred cosine similarities"), |c| {
+            c.local.kernel = "cosine".into()
+        });
+    }
+
     if matches!(kind, DataKind::Vector | DataKind::Image) {
         let s = default_standardize(
             &DataProfile {
@@ -247,7 +265,7 @@ pub fn resolve(
             let has_input_term = match method {
                 Method::Mole => r.cfg.mole.lambda_x != 0.0,
                 Method::Hsic => true,
-                Method::Bp => false,
+                Method::Simpred | Method::Bp => false,
             };
             if has_input_term {
                 r.rule(

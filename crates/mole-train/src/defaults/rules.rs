@@ -181,7 +181,7 @@ pub fn default_groups(method: Method, spec: &ModelSpec) -> Vec<usize> {
         && match method {
             Method::Mole => dense || conv_pair,
             Method::Hsic => conv_pair,
-            Method::Bp => false,
+            Method::Simpred | Method::Bp => false,
         };
     if pair {
         let mut g = vec![2];

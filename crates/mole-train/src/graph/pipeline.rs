@@ -32,7 +32,7 @@ pub(super) enum Report {
     Snapshot {
         index: usize,
         epoch: usize,
-        stage: Stage,
+        stage: Box<Stage>,
         steps: u64,
         loss_sum: f64,
         loss_n: usize,
@@ -145,7 +145,7 @@ fn work(
                     .send(Report::Snapshot {
                         index,
                         epoch,
-                        stage: module.stage.clone(),
+                        stage: Box::new(module.stage.clone()),
                         steps: module.steps,
                         loss_sum,
                         loss_n,

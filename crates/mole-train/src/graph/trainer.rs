@@ -429,7 +429,7 @@ impl State<'_> {
                             loss_n,
                         }) => {
                             received[e] += 1;
-                            latest[index] = Some((stage, steps));
+                            latest[index] = Some((*stage, steps));
                             let l = self.losses.entry(index).or_insert((0.0, 0));
                             l.0 += loss_sum;
                             l.1 += loss_n;

@@ -49,7 +49,7 @@ fn needs_inputs(objectives: &[&Objective]) -> bool {
     objectives.iter().any(|o| match o {
         Objective::Hsic(_) => true,
         Objective::Mole(m) => m.lambda_x != 0.0,
-        Objective::CrossEntropy => false,
+        Objective::Sim(_) | Objective::CrossEntropy => false,
     })
 }
 
@@ -214,7 +214,7 @@ impl Schedule for AsyncSchedule {
                             continue; // failing: no more evaluation
                         }
                         debug_assert_eq!(epoch, pending.epoch);
-                        pending.parts[index] = Some((stage, steps, loss, samples));
+                        pending.parts[index] = Some((*stage, steps, loss, samples));
                         if pending.parts.iter().any(Option::is_none) {
                             continue;
                         }

@@ -268,7 +268,7 @@ fn relay_one(
             let _ = events.send(Event::Snapshot {
                 index: k,
                 epoch: epoch as usize,
-                stage,
+                stage: Box::new(stage),
                 steps,
                 loss,
                 samples,
@@ -360,7 +360,7 @@ pub fn run_worker_rank(_own: &TrainConfig) -> anyhow::Result<()> {
     let mut learners: Vec<LocalModule> = all.drain(mine.clone()).collect();
     // Rank 0's starting weights (a resumed run's checkpoints) replace this rank's.
     for (m, (steps, values)) in learners.iter_mut().zip(weights) {
-        let stage = std::mem::replace(&mut m.stage, crate::module::Stage { blocks: Vec::new() });
+        let stage = std::mem::replace(&mut m.stage, crate::module::Stage::empty());
         m.stage = load_flat_params(stage, &values)
             .map_err(|e| anyhow::anyhow!("rank {rank}: the weights of {}: {e}", m.name))?;
         m.steps = steps;
@@ -415,7 +415,7 @@ pub fn run_worker_rank(_own: &TrainConfig) -> anyhow::Result<()> {
                         .u64(steps)
                         .f64(loss)
                         .u64(samples)
-                        .f32s(&flat_params(&stage));
+                        .f32s(&flat_params(&*stage));
                 }
                 Event::Failed {
                     index,

@@ -25,7 +25,7 @@ pub enum Event {
         /// 1-based epoch.
         epoch: usize,
         /// The weights at the end of the epoch.
-        stage: Stage,
+        stage: Box<Stage>,
         /// Steps taken so far.
         steps: u64,
         /// Mean loss over the epoch's steps.
@@ -193,7 +193,7 @@ impl Worker {
                     let event = Event::Snapshot {
                         index: self.index,
                         epoch: epoch as usize,
-                        stage: self.module.stage.clone(),
+                        stage: Box::new(self.module.stage.clone()),
                         steps: self.module.steps,
                         loss: if loss_n == 0 {
                             f64::NAN
