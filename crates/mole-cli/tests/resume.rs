@@ -176,6 +176,18 @@ fn a_simultaneous_run_killed_mid_epoch_resumes_bit_exactly() {
     );
 }
 
+/// simpred with a heavier prediction term: the modules' projections and classifiers (their
+/// weights and Adam moments) come back with the snapshot.
+#[test]
+fn a_run_with_local_heads_killed_mid_epoch_resumes_bit_exactly() {
+    let after = 1 + random_below(6) as usize;
+    let plan = Plan {
+        extra: &["--lambda-ce", "0.3"],
+        ..digits("simpred", "simultaneous", ["6", "3"])
+    };
+    kill_and_resume("local-heads", plan, |r| r.len() > after);
+}
+
 /// The head phase of a sequential run: the modules are done, the head is part-way.
 #[test]
 fn a_run_killed_in_the_head_phase_resumes_bit_exactly() {

@@ -162,9 +162,10 @@ impl LrPlan {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocalSettings {
-    /// Weight λ of the local prediction term: a module's loss is `(1 − λ) · objective + λ ·
+    /// Weight λ of the local prediction term: a module's loss is `(1 − λ) · objective / w + λ ·
     /// CE`, the cross-entropy of a linear classifier (weights starting at 0) on its output,
-    /// feature maps average-pooled to at most 2,048 values. 0: no classifier. In [0, 1].
+    /// feature maps average-pooled to at most 2,048 values, `w` the weight of the objective's
+    /// label term (MOLE's λ_y, HSIC's β). 0: no classifier. In [0, 1].
     pub lambda_ce: f64,
     /// A learned bias-free projection (dense: `x Wᵀ`; feature maps: a 3×3 convolution) between
     /// the module and its kernel objective.

@@ -216,8 +216,10 @@ impl LocalModule {
     }
 
     /// The module's loss on its training output: the objective on the (projected) output, and
-    /// with a classifier `(1 − λ) · objective + λ · CE(classifier(output))` (the scored rows of
-    /// graph data). Diagnostics: the objective's, `local_ce`, and `loss` for the total.
+    /// with a classifier `(1 − λ) · objective / w + λ · CE(classifier(output))` (the scored rows
+    /// of graph data), `w` the weight of the objective's label term
+    /// ([`Objective::label_weight`]: β for HSIC, λ_y for MOLE). Diagnostics: the objective's,
+    /// `local_ce`, and `loss` for the total.
     pub fn local_loss(&self, output: Features, target: &Target) -> (Tensor<1>, Diagnostics) {
         let scored = match &self.stage.projection {
             Some(p) => p.forward(output.clone()),
@@ -233,11 +235,13 @@ impl LocalModule {
         };
         let ce = crate::objective::cross_entropy(classifier.forward(rows), &target.labels);
         let ce_value = crate::batches::to_host(ce.clone()).1[0] as f64;
+        // The objective in units of its label term, so that λ means the same for every method.
+        let w = (1.0 - self.lambda_ce) / self.objective.label_weight();
         let l = self.lambda_ce;
         diag.insert("local_ce".into(), ce_value);
-        let total = (1.0 - l) * diag["loss"] + l * ce_value;
+        let total = w * diag["loss"] + l * ce_value;
         diag.insert("loss".into(), total);
-        (loss.mul_scalar(1.0 - l) + ce.mul_scalar(l), diag)
+        (loss.mul_scalar(w) + ce.mul_scalar(l), diag)
     }
 
     /// The local classifier's class probabilities for a batch (inference), when it has one.

@@ -631,6 +631,23 @@ mod tests {
             "{} vs {mixed}",
             diag["loss"]
         );
+        // HSIC's objective enters in units of its label term: divided by β.
+        let hsic_cfg = TrainConfig {
+            method: Method::Hsic,
+            ..cfg.clone()
+        };
+        let hsic = Network::build(&hsic_cfg, &[5], 3, &device, None).unwrap();
+        let h = &hsic.modules[0];
+        let out = h.stage.forward(Features::Flat(x.clone().autodiff()));
+        let (_, diag) = h.local_loss(out.clone(), &target);
+        let projected = h.stage.projection.as_ref().unwrap().forward(out);
+        let (_, objective) = h.objective.loss(projected, &target);
+        let mixed = 0.7 * objective["loss"] / hsic_cfg.hsic.beta + 0.3 * 3f64.ln();
+        assert!(
+            (diag["loss"] - mixed).abs() < 1e-4,
+            "{} vs {mixed}",
+            diag["loss"]
+        );
 
         let before = crate::params::flat_params(&net.modules[0].stage);
         net.modules[0]

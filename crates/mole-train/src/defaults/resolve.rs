@@ -163,13 +163,22 @@ pub fn resolve(
         |c| c.schedule = Some(schedule),
     );
 
+    let lambda_ce = default_lambda_ce(method, kind);
+    if lambda_ce > 0.0 {
+        let why = if method == Method::Simpred {
+            "simpred: the prediction term's 1 % (Nøkland & Eidnes' local loss)".to_string()
+        } else {
+            format!(
+                "{}: half of each module's loss from a local classifier's cross-entropy",
+                kind.label()
+            )
+        };
+        r.rule("local.lambda_ce", why, |c| c.local.lambda_ce = lambda_ce);
+    }
     if method == Method::Simpred {
         // Nøkland & Eidnes' sim + pred: 0.99 L_sim + 0.01 L_pred, a learned projection, centred
         // cosine similarities of spatial-std-pooled maps.
         let why = |what: &str| format!("simpred: {what} (Nøkland & Eidnes' local loss)");
-        r.rule("local.lambda_ce", why("the prediction term's 1 %"), |c| {
-            c.local.lambda_ce = 0.01
-        });
         r.rule("local.projection", why("a learned projection"), |c| {
             c.local.projection = true
         });

@@ -192,6 +192,20 @@ pub fn default_groups(method: Method, spec: &ModelSpec) -> Vec<usize> {
     }
 }
 
+/// Share of the local prediction term (`local.lambda_ce`) in the loss of MOLE's and the HSIC
+/// bottleneck's modules: half on rows and images, where a module's information objective alone
+/// saturates on its training batches before the classes are linearly separable (the label
+/// kernel's tie, README "Why the first MOLE module holds two layers") and the classifier's
+/// cross-entropy keeps pulling them apart; none on graphs, whose semi-supervised input terms it
+/// does not help (measured in the README, "The local prediction term"). simpred has its own 1 %.
+pub fn default_lambda_ce(method: Method, kind: DataKind) -> f64 {
+    match (method, kind) {
+        (Method::Mole | Method::Hsic, DataKind::Vector | DataKind::Image) => 0.5,
+        (Method::Simpred, _) => 0.01,
+        _ => 0.0,
+    }
+}
+
 /// Evaluate (accuracies, dependence measures, a metrics row) every this many epochs so that a
 /// learner of `epochs` epochs is measured about [`EVALUATIONS`] times (and at its last epoch).
 pub fn default_eval_every(epochs: usize) -> usize {

@@ -261,3 +261,31 @@ fn graph_level_and_image_defaults() {
         (256, 1e-2, 5)
     );
 }
+
+#[test]
+fn the_local_prediction_term_is_half_on_rows_and_images_and_off_on_graphs() {
+    for kind in [DataKind::Vector, DataKind::Image] {
+        assert_eq!(default_lambda_ce(Method::Mole, kind), 0.5);
+        assert_eq!(default_lambda_ce(Method::Hsic, kind), 0.5);
+    }
+    for kind in [DataKind::NodeLevel, DataKind::GraphLevel] {
+        assert_eq!(default_lambda_ce(Method::Mole, kind), 0.0);
+        assert_eq!(default_lambda_ce(Method::Hsic, kind), 0.0);
+        assert_eq!(default_lambda_ce(Method::Simpred, kind), 0.01);
+    }
+    assert_eq!(default_lambda_ce(Method::Bp, DataKind::Vector), 0.0);
+    // Resolved with its reason; a given value wins.
+    let mut cfg = TrainConfig::default();
+    let prov = resolve(
+        &mut cfg,
+        &Given::new(),
+        &profile(DataKind::Vector, 5000, 10),
+    )
+    .unwrap();
+    assert_eq!(cfg.local.lambda_ce, 0.5);
+    assert!(matches!(prov.get("local.lambda_ce"), Some(Origin::Rule(_))));
+    let mut cfg = TrainConfig::default();
+    let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
+    resolve(&mut cfg, &given, &profile(DataKind::Vector, 5000, 10)).unwrap();
+    assert_eq!(cfg.local.lambda_ce, 0.0);
+}

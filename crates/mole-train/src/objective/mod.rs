@@ -272,6 +272,18 @@ impl Objective {
         }
     }
 
+    /// The weight of the label term in the loss (MOLE's λ_y, HSIC's β; 1 otherwise, and where
+    /// it is not positive): dividing the loss by it puts every objective in units of its label
+    /// term when the local prediction term is mixed in.
+    pub fn label_weight(&self) -> f64 {
+        let w = match self {
+            Objective::Mole(o) => o.lambda_y,
+            Objective::Hsic(o) => o.beta,
+            Objective::Sim(_) | Objective::CrossEntropy => 1.0,
+        };
+        if w > 0.0 && w.is_finite() { w } else { 1.0 }
+    }
+
     /// The loss to minimise (shape `[1]`, differentiable w.r.t. `t`) and its diagnostics.
     pub fn loss(&self, t: Features, target: &Target) -> (Tensor<1>, Diagnostics) {
         // The input terms' rows and inputs when they differ from the scored rows (sampled nodes
