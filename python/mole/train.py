@@ -170,7 +170,7 @@ def _run(data, model, method, config, resume, quiet, dry_run, keys):
     try:
         while not job.wait(0.1):
             pass
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C (KeyboardInterrupt), or an exception of a signal handler
         job.stop()  # the schedule stops after its current step
         try:
             job.finish()

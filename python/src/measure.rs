@@ -42,7 +42,7 @@ impl Var {
     }
 
     /// The Gram matrix and the effective Gaussian width (`None` for labels).
-    fn gram(&self, device: &Device) -> (Tensor<2>, Option<f64>) {
+    fn gram(self, device: &Device) -> (Tensor<2>, Option<f64>) {
         match self {
             Var::Values {
                 values,
@@ -50,13 +50,12 @@ impl Var {
                 cols,
                 width,
             } => {
-                let x =
-                    Tensor::<2>::from_data(TensorData::new(values.clone(), [*rows, *cols]), device);
-                let g = GaussianKernel::new(width.clone()).gram(x);
+                let x = Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device);
+                let g = GaussianKernel::new(width).gram(x);
                 (g.matrix, Some(g.sigma))
             }
             Var::Labels { labels, classes } => {
-                (LabelKernel::Delta.gram(labels, *classes, device), None)
+                (LabelKernel::Delta.gram(&labels, classes, device), None)
             }
         }
     }
@@ -265,7 +264,7 @@ fn with_grams<T: Send>(
     py.detach(|| {
         guard(what, || {
             let device = Device::flex();
-            let (grams, sigmas) = vars.iter().map(|v| v.gram(&device)).unzip();
+            let (grams, sigmas) = vars.into_iter().map(|v| v.gram(&device)).unzip();
             Ok(f(grams, sigmas))
         })
     })
