@@ -187,21 +187,61 @@ fn check_alpha(alpha: f64) -> PyResult<f64> {
     }
 }
 
-/// `S_α` of each Gram matrix, each on a thread of its own: the eigendecompositions (faer,
-/// sequential) are independent, so two cores take about half the time of one. The values are
-/// those of `mole_info::renyi_entropy`, which each thread calls.
+/// `S_α(K / tr K)` in bits, as `mole_info::renyi_entropy` computes it without a gradient
+/// (α = 2: its Frobenius path; else the spectrum, negative round-off clamped to 0, block by
+/// block of the non-zero pattern, NaN for a non-finite or non-positive trace), with the
+/// eigenvalues from [`crate::eigen`] instead of faer's slower unblocked reduction.
+fn entropy(k: Tensor<2>, alpha: f64) -> Tensor<1> {
+    if alpha == 2.0 {
+        return mole_info::renyi_entropy(k, alpha);
+    }
+    let (device, dtype) = (k.device(), k.dtype());
+    let mut host = mole_info::to_host(&k);
+    let n = host.nrows();
+    let tr: f64 = (0..n).map(|i| host[(i, i)]).sum();
+    let value = if tr.is_finite() && tr > 0.0 {
+        for j in 0..n {
+            for i in 0..n {
+                host[(i, j)] /= tr;
+            }
+        }
+        let blocks = mole_info::eigen::zero_pattern_blocks(host.as_ref());
+        let spectra: Option<Vec<Vec<f64>>> = if blocks.len() <= 1 {
+            crate::eigen::symmetric_eigenvalues(host).map(|v| vec![v])
+        } else {
+            blocks
+                .iter()
+                .map(|rows| {
+                    let sub =
+                        faer::Mat::from_fn(rows.len(), rows.len(), |a, b| host[(rows[a], rows[b])]);
+                    crate::eigen::symmetric_eigenvalues(sub)
+                })
+                .collect()
+        };
+        match spectra {
+            Some(spectra) => {
+                let lambdas: Vec<f64> = spectra.iter().flatten().map(|&l| l.max(0.0)).collect();
+                mole_info::renyi_entropy_from_eigenvalues(&lambdas, alpha)
+            }
+            None => f64::NAN,
+        }
+    } else {
+        f64::NAN
+    };
+    mole_info::scalar(value, &device, dtype)
+}
+
+/// `S_α` of each Gram matrix ([`entropy`]), each on a thread of its own: the
+/// eigendecompositions are independent, so two cores take about half the time of one.
 fn entropies(grams: Vec<Tensor<2>>, alpha: f64) -> Vec<Tensor<1>> {
     if grams.len() < 2 || alpha == 2.0 {
         // α = 2 needs no eigendecomposition: a Frobenius norm, too cheap for threads.
-        return grams
-            .into_iter()
-            .map(|k| mole_info::renyi_entropy(k, alpha))
-            .collect();
+        return grams.into_iter().map(|k| entropy(k, alpha)).collect();
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = grams
             .into_iter()
-            .map(|k| scope.spawn(move || mole_info::renyi_entropy(k, alpha)))
+            .map(|k| scope.spawn(move || entropy(k, alpha)))
             .collect();
         handles
             .into_iter()
@@ -254,6 +294,56 @@ fn scalar(t: &Tensor<1>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The Gram matrices of two variables and their [`MutualInformation`], pipelined: each
+/// Gram matrix's entropy starts on a thread of its own as soon as the matrix exists, while the
+/// next matrix and the joint entropy are computed (the same values as
+/// [`mutual_information_of`]).
+fn pipelined_mi(
+    a: Var,
+    b: Var,
+    alpha: f64,
+    device: &Device,
+) -> (MutualInformation, [Tensor<2>; 2], [Option<f64>; 2]) {
+    if alpha == 2.0 {
+        let ((ka, sa), (kb, sb)) = (a.gram(device), b.gram(device));
+        let mi = mutual_information_of(ka.clone(), kb.clone(), alpha);
+        return (mi, [ka, kb], [sa, sb]);
+    }
+    std::thread::scope(|scope| {
+        let (ka, sa) = a.gram(device);
+        let k = ka.clone();
+        let ha = scope.spawn(move || entropy(k, alpha));
+        let (kb, sb) = b.gram(device);
+        let k = kb.clone();
+        let hb = scope.spawn(move || entropy(k, alpha));
+        let joint = entropy(
+            mole_info::hadamard_product(&[ka.clone(), kb.clone()]),
+            alpha,
+        );
+        let join = |h: std::thread::ScopedJoinHandle<'_, Tensor<1>>| {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        };
+        let (entropy_a, entropy_b) = (join(ha), join(hb));
+        let value = entropy_a.clone() + entropy_b.clone() - joint.clone();
+        let mi = MutualInformation {
+            entropy_a,
+            entropy_b,
+            joint_entropy: joint,
+            value,
+        };
+        (mi, [ka, kb], [sa, sb])
+    })
+}
+
+/// Runs `f` without the interpreter, under [`guard`].
+fn compute<T: Send>(
+    py: Python<'_>,
+    what: &str,
+    f: impl FnOnce(&Device) -> T + Send,
+) -> PyResult<T> {
+    py.detach(|| guard(what, || Ok(f(&Device::flex()))))
+}
+
 /// Runs `f` on the variables' Gram matrices without the interpreter, under [`guard`].
 fn with_grams<T: Send>(
     py: Python<'_>,
@@ -280,7 +370,7 @@ fn renyi_entropy(
     let alpha = check_alpha(alpha)?;
     let vars = variables(&[var])?;
     with_grams(py, "renyi_entropy", vars, |g, s| {
-        (scalar(&mole_info::renyi_entropy(g[0].clone(), alpha)), s[0])
+        (scalar(&entropy(g[0].clone(), alpha)), s[0])
     })
 }
 
@@ -294,9 +384,10 @@ fn mutual_information(
     normalized: bool,
 ) -> PyResult<f64> {
     let alpha = check_alpha(alpha)?;
-    let vars = variables(&[a, b])?;
-    with_grams(py, "mutual_information", vars, |g, _| {
-        let mi = mutual_information_of(g[0].clone(), g[1].clone(), alpha);
+    let mut vars = variables(&[a, b])?.into_iter();
+    let (va, vb) = (vars.next().expect("two"), vars.next().expect("two"));
+    compute(py, "mutual_information", |device| {
+        let (mi, _, _) = pipelined_mi(va, vb, alpha, device);
         scalar(&if normalized {
             mi.normalized()
         } else {
@@ -318,9 +409,10 @@ fn dependence<'py>(
     let epsilon = check_epsilon(epsilon)?;
     let vars = variables(&[a, b])?;
     let samples = vars[0].len();
-    let (values, sigmas) = with_grams(py, "dependence", vars, |g, s| {
-        let (kx, ky) = (g[0].clone(), g[1].clone());
-        let mi = mutual_information_of(kx.clone(), ky.clone(), alpha);
+    let mut vars = vars.into_iter();
+    let (va, vb) = (vars.next().expect("two"), vars.next().expect("two"));
+    let (values, sigmas) = compute(py, "dependence", |device| {
+        let (mi, [kx, ky], s) = pipelined_mi(va, vb, alpha, device);
         let values = [
             ("entropy_x", scalar(&mi.entropy_a)),
             ("entropy_y", scalar(&mi.entropy_b)),
@@ -352,7 +444,7 @@ fn joint_entropy(py: Python<'_>, vars: Vec<Bound<'_, PyAny>>, alpha: f64) -> PyR
     let alpha = check_alpha(alpha)?;
     let vars = variables(&vars)?;
     with_grams(py, "joint_entropy", vars, |g, _| {
-        scalar(&mole_info::joint_entropy(&g, alpha))
+        scalar(&entropy(mole_info::hadamard_product(&g), alpha))
     })
 }
 
@@ -406,7 +498,27 @@ fn nhsic(py: Python<'_>, a: Bound<'_, PyAny>, b: Bound<'_, PyAny>, epsilon: f64)
     })
 }
 
+/// The eigenvalues (ascending) of a symmetric float64 matrix by [`crate::eigen`]; for the
+/// tests, which compare them with numpy's.
+#[pyfunction]
+fn _symmetric_eigenvalues(py: Python<'_>, a: PyReadonlyArray2<'_, f64>) -> PyResult<Vec<f64>> {
+    let (rows, cols) = a.as_array().dim();
+    if rows != cols {
+        return Err(value_error(format!(
+            "a: expected a square matrix, got {rows} x {cols}"
+        )));
+    }
+    let m = faer::Mat::from_fn(rows, cols, |i, j| a.as_array()[[i, j]]);
+    py.detach(|| {
+        guard("_symmetric_eigenvalues", || {
+            crate::eigen::symmetric_eigenvalues(m)
+                .ok_or_else(|| value_error("a: non-finite entries, or no convergence"))
+        })
+    })
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_symmetric_eigenvalues, m)?)?;
     m.add_function(wrap_pyfunction!(renyi_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(mutual_information, m)?)?;
     m.add_function(wrap_pyfunction!(dependence, m)?)?;

@@ -91,3 +91,13 @@ def test_bad_graph_arrays_raise_value_error_naming_the_argument(cora):
             mole.train_graph(*args, dry_run=True, **keys)
         for w in words:
             assert w in str(err.value), (w, str(err.value))
+
+
+def test_graph_level_dataset_by_name(tmp_path):
+    """Without arrays a graph dataset named in the config is loaded and cross-validated as by
+    `mole train --dataset mutag` (graph level: one run directory per fold)."""
+    r = mole.train(dataset="mutag", data_dir=DATASETS, folds=2, epochs=2, head_epochs=2,
+                   out=tmp_path / "mutag", quiet=True)
+    accs = r.summary["fold_test_accuracies"]
+    assert len(accs) == 2 and r.summary["test_accuracy"] == pytest.approx(np.mean(accs))
+    assert (tmp_path / "mutag" / "fold_2" / "summary.json").is_file()
