@@ -10,7 +10,6 @@
 //! `mole.mutual_information` slower than a numpy implementation. The measures need no
 //! gradient, so no eigenvectors. Training keeps `mole_info`'s solver (it needs the vectors).
 
-use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -43,6 +42,32 @@ fn column<'a>(a: MatRef<'a, f64>, j: usize) -> &'a [f64] {
         .try_as_col_major()
         .expect("columns of a faer Mat are contiguous")
         .as_slice()
+}
+
+/// A contiguous column of a mutable column-major view.
+fn column_mut(a: MatMut<'_, f64>, j: usize) -> &mut [f64] {
+    a.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("columns of a faer Mat are contiguous")
+        .as_slice_mut()
+}
+
+/// `Σ x_i y_i` with four partial sums.
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (cx, cy) = (x.chunks_exact(4), y.chunks_exact(4));
+    let tail: f64 = cx
+        .remainder()
+        .iter()
+        .zip(cy.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in cx.zip(cy) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 /// `y = A v` for the symmetric `A` given by its lower triangle: every entry below the
@@ -96,14 +121,78 @@ fn symv_lower_kernel(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
     }
 }
 
-/// [`symv_lower_kernel`] compiled for AVX2 and FMA.
+/// [`symv_lower_kernel`] with AVX2 vectors and fused multiply-adds (the compiler does not
+/// vectorise the portable loop): two columns per pass, eight rows per step.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn symv_lower_avx2(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
-    symv_lower_kernel(a, v, y)
+    use std::arch::x86_64::*;
+    let n = v.len();
+    assert!(y.len() == n && a.nrows() == n && a.ncols() == n);
+    y.fill(0.0);
+    let mut j = 0;
+    while j + 1 < n {
+        let (c0, c1) = (column(a, j), column(a, j + 1));
+        let (v0, v1) = (v[j], v[j + 1]);
+        let a10 = c0[j + 1];
+        let mut s0 = c0[j] * v0 + a10 * v1;
+        let mut s1 = a10 * v0 + c1[j + 1] * v1;
+        let start = j + 2;
+        let len = n - start;
+        let steps = len / 8;
+        // SAFETY: the pointers address rows start..n of c0, c1, v and y, which all have n
+        // entries, and every access below is at an offset < 8 * steps <= len.
+        unsafe {
+            let (p0, p1) = (c0.as_ptr().add(start), c1.as_ptr().add(start));
+            let (pv, py) = (v.as_ptr().add(start), y.as_mut_ptr().add(start));
+            let (b0, b1) = (_mm256_set1_pd(v0), _mm256_set1_pd(v1));
+            let (mut x0, mut x1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+            let (mut z0, mut z1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+            let mut k = 0;
+            while k < steps * 8 {
+                let a0 = _mm256_loadu_pd(p0.add(k));
+                let a1 = _mm256_loadu_pd(p1.add(k));
+                let e0 = _mm256_loadu_pd(p0.add(k + 4));
+                let e1 = _mm256_loadu_pd(p1.add(k + 4));
+                let w = _mm256_loadu_pd(pv.add(k));
+                let u = _mm256_loadu_pd(pv.add(k + 4));
+                let ya = _mm256_loadu_pd(py.add(k));
+                let yb = _mm256_loadu_pd(py.add(k + 4));
+                _mm256_storeu_pd(
+                    py.add(k),
+                    _mm256_fmadd_pd(a0, b0, _mm256_fmadd_pd(a1, b1, ya)),
+                );
+                _mm256_storeu_pd(
+                    py.add(k + 4),
+                    _mm256_fmadd_pd(e0, b0, _mm256_fmadd_pd(e1, b1, yb)),
+                );
+                x0 = _mm256_fmadd_pd(a0, w, x0);
+                x1 = _mm256_fmadd_pd(e0, u, x1);
+                z0 = _mm256_fmadd_pd(a1, w, z0);
+                z1 = _mm256_fmadd_pd(e1, u, z1);
+                k += 8;
+            }
+            let mut lanes = [0.0f64; 8];
+            _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(x0, x1));
+            _mm256_storeu_pd(lanes.as_mut_ptr().add(4), _mm256_add_pd(z0, z1));
+            s0 += lanes[..4].iter().sum::<f64>();
+            s1 += lanes[4..].iter().sum::<f64>();
+        }
+        for k in start + steps * 8..n {
+            y[k] += c0[k] * v0 + c1[k] * v1;
+            s0 += c0[k] * v[k];
+            s1 += c1[k] * v[k];
+        }
+        y[j] += s0;
+        y[j + 1] += s1;
+        j += 2;
+    }
+    if j < n {
+        y[j] += column(a, j)[j] * v[j];
+    }
 }
 
 /// `y = A v`, `A` symmetric by its lower triangle (AVX2 and FMA when the CPU has them).
@@ -116,11 +205,6 @@ fn symv_lower(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
     symv_lower_kernel(a, v, y)
 }
 
-/// `y ← y + s · A x` for a column `x`, as a matrix product (faer's kernels).
-fn gemv(y: MatMut<'_, f64>, a: MatRef<'_, f64>, x: MatRef<'_, f64>, s: f64) {
-    matmul(y, Accum::Add, a, x, s, Par::Seq);
-}
-
 /// Reduces the symmetric matrix `a` (its lower triangle is read and updated, the upper one
 /// ignored) to tridiagonal form in place; returns the diagonal and the sub-diagonal.
 fn tridiagonalize(mut a: MatMut<'_, f64>) -> (Vec<f64>, Vec<f64>) {
@@ -128,10 +212,7 @@ fn tridiagonalize(mut a: MatMut<'_, f64>) -> (Vec<f64>, Vec<f64>) {
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n.saturating_sub(1)];
     let mut w = Mat::<f64>::zeros(n, PANEL);
-    let mut t1 = Mat::<f64>::zeros(PANEL, 1);
-    let mut t2 = Mat::<f64>::zeros(PANEL, 1);
     let mut col = vec![0.0; n];
-    let mut av = vec![0.0; n];
     let mut k0 = 0;
     while n - k0 > 1 {
         let m = n - k0;
@@ -139,71 +220,46 @@ fn tridiagonalize(mut a: MatMut<'_, f64>) -> (Vec<f64>, Vec<f64>) {
         let mut at = a.rb_mut().submatrix_mut(k0, k0, m, m);
         let mut wt = w.as_mut().submatrix_mut(0, 0, m, nb);
         for i in 0..nb {
+            let (left, right) = at.rb_mut().split_at_col_mut(i);
+            let target = column_mut(right, 0);
             if i > 0 {
                 // Column i with the panel's earlier reflectors applied:
                 // a[i.., i] −= A[i.., ..i] W[i, ..i]ᵀ + W[i.., ..i] A[i, ..i]ᵀ.
-                let (left, right) = at.rb_mut().split_at_col_mut(i);
-                let mut target = right.submatrix_mut(i, 0, m - i, 1);
-                let ap = left.rb().submatrix(i, 0, m - i, i);
-                let wp = wt.rb().submatrix(i, 0, m - i, i);
-                let wrow = wt.rb().submatrix(i, 0, 1, i).transpose();
-                let arow = left.rb().submatrix(i, 0, 1, i).transpose();
-                gemv(target.rb_mut(), ap, wrow, -1.0);
-                gemv(target, wp, arow, -1.0);
+                for k in 0..i {
+                    let (ak, wk) = (column(left.rb(), k), column(wt.rb(), k));
+                    let (wik, aik) = (wk[i], ak[i]);
+                    for ((t, &a), &w) in target[i..].iter_mut().zip(&ak[i..]).zip(&wk[i..]) {
+                        *t -= wik * a + aik * w;
+                    }
+                }
             }
-            d[k0 + i] = at[(i, i)];
-            // The reflector that zeroes a[i+2.., i].
+            d[k0 + i] = target[i];
+            // The reflector that zeroes a[i+2.., i]; v (v[0] = 1) is stored in its place.
             let len = m - i - 1;
-            col[..len].copy_from_slice(&column(at.rb(), i)[i + 1..]);
-            let (beta, tau) = reflector(&mut col[..len]);
+            let (beta, tau) = reflector(&mut target[i + 1..]);
             e[k0 + i] = beta;
-            col[0] = 1.0;
-            for (r, &c) in col[..len].iter().enumerate() {
-                at[(i + 1 + r, i)] = c;
-            }
+            target[i + 1] = 1.0;
+            col[..len].copy_from_slice(&target[i + 1..]);
+            let v = &col[..len];
             // w = τ (A22 v − A_p (W_pᵀ v) − W_p (A_pᵀ v)), then w += −½ τ (wᵀv) v; A22 is the
             // trailing matrix without the panel's updates (those are in A_p and W_p).
             let (left, right) = at.rb_mut().split_at_col_mut(i + 1);
-            let v = left.rb().submatrix(i + 1, i, len, 1);
             let a22 = right.rb().submatrix(i + 1, 0, len, len);
-            let ap = left.rb().submatrix(i + 1, 0, len, i);
-            symv_lower(a22, &col[..len], &mut av[..len]);
             let (wleft, wright) = wt.rb_mut().split_at_col_mut(i);
-            let wp = wleft.rb().submatrix(i + 1, 0, len, i);
-            let mut wi = wright.submatrix_mut(i + 1, 0, len, 1);
-            for (r, &x) in av[..len].iter().enumerate() {
-                wi[(r, 0)] = x;
+            let wi = &mut column_mut(wright, 0)[i + 1..];
+            symv_lower(a22, v, wi);
+            for k in 0..i {
+                let ak = &column(left.rb(), k)[i + 1..];
+                let wk = &column(wleft.rb(), k)[i + 1..];
+                let (t1, t2) = (dot(wk, v), dot(ak, v));
+                for ((x, &a), &w) in wi.iter_mut().zip(ak).zip(wk) {
+                    *x -= a * t1 + w * t2;
+                }
             }
-            if i > 0 {
-                let mut t1 = t1.as_mut().submatrix_mut(0, 0, i, 1);
-                let mut t2 = t2.as_mut().submatrix_mut(0, 0, i, 1);
-                matmul(
-                    t1.rb_mut(),
-                    Accum::Replace,
-                    wp.transpose(),
-                    v,
-                    1.0,
-                    Par::Seq,
-                );
-                matmul(
-                    t2.rb_mut(),
-                    Accum::Replace,
-                    ap.transpose(),
-                    v,
-                    1.0,
-                    Par::Seq,
-                );
-                gemv(wi.rb_mut(), ap, t1.rb(), -1.0);
-                gemv(wi.rb_mut(), wp, t2.rb(), -1.0);
-            }
-            let mut dot = 0.0;
-            for (r, &c) in col[..len].iter().enumerate() {
-                wi[(r, 0)] *= tau;
-                dot += wi[(r, 0)] * c;
-            }
-            let alpha = -0.5 * tau * dot;
-            for (r, &c) in col[..len].iter().enumerate() {
-                wi[(r, 0)] += alpha * c;
+            wi.iter_mut().for_each(|x| *x *= tau);
+            let alpha = -0.5 * tau * dot(wi, v);
+            for (x, &c) in wi.iter_mut().zip(v) {
+                *x += alpha * c;
             }
         }
         // The trailing matrix, lower triangle: A[nb.., nb..] −= V Wᵀ + W Vᵀ (V: the panel's
