@@ -195,10 +195,11 @@ unsafe fn symv_lower_avx2(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
     }
 }
 
-/// `y = A v`, `A` symmetric by its lower triangle (AVX2 and FMA when the CPU has them).
-fn symv_lower(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
+/// `y = A v`, `A` symmetric by its lower triangle (AVX2 and FMA when the CPU has them and
+/// `portable` is false).
+fn symv_lower(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64], portable: bool) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if !portable && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the features the function is compiled for were detected.
         return unsafe { symv_lower_avx2(a, v, y) };
     }
@@ -207,7 +208,7 @@ fn symv_lower(a: MatRef<'_, f64>, v: &[f64], y: &mut [f64]) {
 
 /// Reduces the symmetric matrix `a` (its lower triangle is read and updated, the upper one
 /// ignored) to tridiagonal form in place; returns the diagonal and the sub-diagonal.
-fn tridiagonalize(mut a: MatMut<'_, f64>) -> (Vec<f64>, Vec<f64>) {
+fn tridiagonalize(mut a: MatMut<'_, f64>, portable: bool) -> (Vec<f64>, Vec<f64>) {
     let n = a.nrows();
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n.saturating_sub(1)];
@@ -247,7 +248,7 @@ fn tridiagonalize(mut a: MatMut<'_, f64>) -> (Vec<f64>, Vec<f64>) {
             let a22 = right.rb().submatrix(i + 1, 0, len, len);
             let (wleft, wright) = wt.rb_mut().split_at_col_mut(i);
             let wi = &mut column_mut(wright, 0)[i + 1..];
-            symv_lower(a22, v, wi);
+            symv_lower(a22, v, wi, portable);
             for k in 0..i {
                 let ak = &column(left.rb(), k)[i + 1..];
                 let wk = &column(wleft.rb(), k)[i + 1..];
@@ -372,7 +373,13 @@ fn tridiagonal_eigenvalues(mut d: Vec<f64>, e: &[f64]) -> Option<Vec<f64>> {
 /// The eigenvalues, ascending, of the symmetric matrix `a` (the mean of `a` and `aᵀ`, so
 /// round-off asymmetry is harmless); `None` if an entry is not finite or the QL iteration does
 /// not converge.
-pub fn symmetric_eigenvalues(mut a: Mat<f64>) -> Option<Vec<f64>> {
+pub fn symmetric_eigenvalues(a: Mat<f64>) -> Option<Vec<f64>> {
+    symmetric_eigenvalues_with(a, false)
+}
+
+/// [`symmetric_eigenvalues`]; `portable`: without the AVX2 kernel even where the CPU has it
+/// (the tests check both).
+pub fn symmetric_eigenvalues_with(mut a: Mat<f64>, portable: bool) -> Option<Vec<f64>> {
     let n = a.nrows();
     assert_eq!(n, a.ncols(), "a square matrix");
     let mut scale = 0.0f64;
@@ -396,7 +403,7 @@ pub fn symmetric_eigenvalues(mut a: Mat<f64>) -> Option<Vec<f64>> {
             a[(i, j)] /= scale;
         }
     }
-    let (d, e) = tridiagonalize(a.as_mut());
+    let (d, e) = tridiagonalize(a.as_mut(), portable);
     let mut values = tridiagonal_eigenvalues(d, &e)?;
     values.iter_mut().for_each(|v| *v *= scale);
     Some(values)

@@ -498,10 +498,15 @@ fn nhsic(py: Python<'_>, a: Bound<'_, PyAny>, b: Bound<'_, PyAny>, epsilon: f64)
     })
 }
 
-/// The eigenvalues (ascending) of a symmetric float64 matrix by [`crate::eigen`]; for the
-/// tests, which compare them with numpy's.
+/// The eigenvalues (ascending) of a symmetric float64 matrix by [`crate::eigen`] (`portable`:
+/// without its AVX2 kernel); for the tests, which compare them with numpy's.
 #[pyfunction]
-fn _symmetric_eigenvalues(py: Python<'_>, a: PyReadonlyArray2<'_, f64>) -> PyResult<Vec<f64>> {
+#[pyo3(signature = (a, portable=false))]
+fn _symmetric_eigenvalues(
+    py: Python<'_>,
+    a: PyReadonlyArray2<'_, f64>,
+    portable: bool,
+) -> PyResult<Vec<f64>> {
     let (rows, cols) = a.as_array().dim();
     if rows != cols {
         return Err(value_error(format!(
@@ -511,7 +516,7 @@ fn _symmetric_eigenvalues(py: Python<'_>, a: PyReadonlyArray2<'_, f64>) -> PyRes
     let m = faer::Mat::from_fn(rows, cols, |i, j| a.as_array()[[i, j]]);
     py.detach(|| {
         guard("_symmetric_eigenvalues", || {
-            crate::eigen::symmetric_eigenvalues(m)
+            crate::eigen::symmetric_eigenvalues_with(m, portable)
                 .ok_or_else(|| value_error("a: non-finite entries, or no convergence"))
         })
     })
