@@ -181,6 +181,29 @@ fn hold_out(
     (rest, val)
 }
 
+/// Trains on a node-level graph dataset with the given split of its nodes (training nodes
+/// are the only labels the objectives see, validation nodes pick the kept epoch, test nodes
+/// are only evaluated), writing `summary.json` into `run`: what [`train_graph`] does with the
+/// seeded split, for a split chosen elsewhere (e.g. the masks given to the Python package).
+///
+/// # Errors
+/// When `data` is not node-level, or as [`train_graph`].
+pub fn train_nodes(
+    cfg: &TrainConfig,
+    data: &GraphData,
+    split: mole_data::graph::NodeSplit,
+    run: &mut RunDir,
+    quiet: bool,
+) -> anyhow::Result<Summary> {
+    cfg.validate()?;
+    let GraphData::Nodes(d) = data else {
+        anyhow::bail!("train_nodes needs node-level data (one graph with labelled nodes)");
+    };
+    let plain = Device::flex();
+    let source = GraphSource::nodes(cfg, d, split.train, split.validation, split.test, &plain);
+    Ok(one_run(cfg, &source, data, run, quiet)?.1)
+}
+
 /// Trains on a graph dataset: one run on the node split, or `cfg.folds`-fold stratified
 /// cross-validation of graphs (fold `k` in `run/fold_<k>/`), writing `summary.json` into `run`.
 pub fn train_graph(
@@ -190,13 +213,10 @@ pub fn train_graph(
     quiet: bool,
 ) -> anyhow::Result<Summary> {
     cfg.validate()?;
-    let plain = Device::flex();
     match data {
         GraphData::Nodes(d) => {
             let split = d.split(TRAIN_PER_CLASS, VALIDATION_NODES, TEST_NODES, cfg.seed);
-            let source =
-                GraphSource::nodes(cfg, d, split.train, split.validation, split.test, &plain);
-            Ok(one_run(cfg, &source, data, run, quiet)?.1)
+            train_nodes(cfg, data, split, run, quiet)
         }
         GraphData::Graphs(set) => {
             // The config first, so that a run killed in a fold can be resumed from it.

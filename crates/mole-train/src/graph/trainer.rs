@@ -303,6 +303,7 @@ impl State<'_> {
                     .source
                     .epoch(cfg, cfg.seed + k as u64, epoch, &self.plain())
                 {
+                    crate::stop::check()?;
                     let x = self
                         .net
                         .forward_to_graph(step.input.clone(), Some(&step.graph), k);
@@ -338,6 +339,7 @@ impl State<'_> {
                 m.begin_epoch(epoch, cfg.epochs);
             }
             for step in self.source.epoch(cfg, cfg.seed, epoch, &self.plain()) {
+                crate::stop::check()?;
                 let mut x = step.input.clone();
                 for k in 0..modules {
                     let target = self.target_for(k, &step);
@@ -405,6 +407,7 @@ impl State<'_> {
             'epochs: for epoch in 1..=cfg.epochs {
                 let input = pipe.input.as_ref().expect("open until the end");
                 for step in self.source.epoch(cfg, cfg.seed, epoch, &plain) {
+                    crate::stop::check()?;
                     let x = step.input.clone();
                     if input.send(Item::Step(Arc::new(step), x)).is_err() {
                         break 'epochs; // a worker failed; its report says why
@@ -501,6 +504,7 @@ impl State<'_> {
                 let head = self.net.head.as_mut().expect("head");
                 head.begin_epoch(epoch, cfg.head_epochs);
                 for step in self.source.epoch(cfg, cfg.seed + 7, epoch, &self.plain()) {
+                    crate::stop::check()?;
                     let x =
                         self.net
                             .forward_to_graph(step.input.clone(), Some(&step.graph), modules);

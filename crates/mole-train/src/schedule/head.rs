@@ -23,6 +23,7 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
             .expect("head")
             .begin_epoch(epoch, cfg.head_epochs);
         for idx in &batches {
+            crate::stop::check()?;
             let x = s.net.forward_to(s.input(idx), modules);
             let target = s.target(idx);
             let (_, diag) = s.net.head.as_mut().expect("head").step(x, &target)?;

@@ -108,6 +108,7 @@ impl Schedule for SequentialSchedule {
                 }
                 s.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for idx in &batches {
+                    crate::stop::check()?;
                     let x = Self::input(s, k, cache.as_ref(), idx);
                     let target = s.target(idx);
                     let (_, diag) = s.net.learner_mut(k).step(x, &target)?;

@@ -28,6 +28,7 @@ impl Schedule for SimultaneousSchedule {
                 m.begin_epoch(epoch, cfg.epochs);
             }
             for idx in &batches {
+                crate::stop::check()?;
                 let mut x = s.input(idx);
                 let target = s.target(idx);
                 for k in 0..modules {
