@@ -220,8 +220,16 @@ fn entropy(k: Tensor<2>, alpha: f64) -> Tensor<1> {
         };
         match spectra {
             Some(spectra) => {
-                let lambdas: Vec<f64> = spectra.iter().flatten().map(|&l| l.max(0.0)).collect();
-                mole_info::renyi_entropy_from_eigenvalues(&lambdas, alpha)
+                // As `mole measure` (mole_info::EntropySpectrum): the clamped spectrum rescaled
+                // to tr A = 1, so the solver's round-off in the trace is not amplified by 1/(1−α).
+                let clamped: Vec<f64> = spectra.iter().flatten().map(|&l| l.max(0.0)).collect();
+                let total: f64 = clamped.iter().sum();
+                if total.is_finite() && total > 0.0 {
+                    let lambdas: Vec<f64> = clamped.iter().map(|l| l / total).collect();
+                    mole_info::renyi_entropy_from_eigenvalues(&lambdas, alpha)
+                } else {
+                    f64::NAN
+                }
             }
             None => f64::NAN,
         }
