@@ -13,7 +13,6 @@
 //! the computation under [`guard`], so that no Rust panic reaches the interpreter as a
 //! `PanicException`.
 
-mod eigen;
 mod measure;
 mod train;
 

@@ -187,55 +187,19 @@ fn check_alpha(alpha: f64) -> PyResult<f64> {
     }
 }
 
-/// `S_α(K / tr K)` in bits, as `mole_info::renyi_entropy` computes it without a gradient
-/// (α = 2: its Frobenius path; else the spectrum, negative round-off clamped to 0, block by
-/// block of the non-zero pattern, NaN for a non-finite or non-positive trace), with the
-/// eigenvalues from [`crate::eigen`] instead of faer's slower unblocked reduction.
+/// `S_α(K / tr K)` in bits by `mole_info::renyi_entropy_host`, the computation of
+/// `mole measure` (α = 2: the Frobenius norm; else faer's eigenvalues, block by block of the
+/// non-zero pattern, negative round-off clamped to 0 and the spectrum rescaled to sum 1), no
+/// gradient; NaN for a non-finite or non-positive trace.
 fn entropy(k: Tensor<2>, alpha: f64) -> Tensor<1> {
-    if alpha == 2.0 {
-        return mole_info::renyi_entropy(k, alpha);
-    }
     let (device, dtype) = (k.device(), k.dtype());
-    let mut host = mole_info::to_host(&k);
-    let n = host.nrows();
-    let tr: f64 = (0..n).map(|i| host[(i, i)]).sum();
-    let value = if tr.is_finite() && tr > 0.0 {
-        for j in 0..n {
-            for i in 0..n {
-                host[(i, j)] /= tr;
-            }
-        }
-        let blocks = mole_info::eigen::zero_pattern_blocks(host.as_ref());
-        let spectra: Option<Vec<Vec<f64>>> = if blocks.len() <= 1 {
-            crate::eigen::symmetric_eigenvalues(host).map(|v| vec![v])
-        } else {
-            blocks
-                .iter()
-                .map(|rows| {
-                    let sub =
-                        faer::Mat::from_fn(rows.len(), rows.len(), |a, b| host[(rows[a], rows[b])]);
-                    crate::eigen::symmetric_eigenvalues(sub)
-                })
-                .collect()
-        };
-        match spectra {
-            Some(spectra) => {
-                // As `mole measure` (mole_info::EntropySpectrum): the clamped spectrum rescaled
-                // to tr A = 1, so the solver's round-off in the trace is not amplified by 1/(1−α).
-                let clamped: Vec<f64> = spectra.iter().flatten().map(|&l| l.max(0.0)).collect();
-                let total: f64 = clamped.iter().sum();
-                if total.is_finite() && total > 0.0 {
-                    let lambdas: Vec<f64> = clamped.iter().map(|l| l / total).collect();
-                    mole_info::renyi_entropy_from_eigenvalues(&lambdas, alpha)
-                } else {
-                    f64::NAN
-                }
-            }
-            None => f64::NAN,
-        }
-    } else {
-        f64::NAN
-    };
+    let value = mole_info::renyi_entropy_host(
+        mole_info::to_host(&k),
+        alpha,
+        false,
+        mole_info::EigenPrecision::F64,
+    )
+    .map_or(f64::NAN, |e| e.value);
     mole_info::scalar(value, &device, dtype)
 }
 
@@ -506,32 +470,7 @@ fn nhsic(py: Python<'_>, a: Bound<'_, PyAny>, b: Bound<'_, PyAny>, epsilon: f64)
     })
 }
 
-/// The eigenvalues (ascending) of a symmetric float64 matrix by [`crate::eigen`] (`portable`:
-/// without its AVX2 kernel); for the tests, which compare them with numpy's.
-#[pyfunction]
-#[pyo3(signature = (a, portable=false))]
-fn _symmetric_eigenvalues(
-    py: Python<'_>,
-    a: PyReadonlyArray2<'_, f64>,
-    portable: bool,
-) -> PyResult<Vec<f64>> {
-    let (rows, cols) = a.as_array().dim();
-    if rows != cols {
-        return Err(value_error(format!(
-            "a: expected a square matrix, got {rows} x {cols}"
-        )));
-    }
-    let m = faer::Mat::from_fn(rows, cols, |i, j| a.as_array()[[i, j]]);
-    py.detach(|| {
-        guard("_symmetric_eigenvalues", || {
-            crate::eigen::symmetric_eigenvalues_with(m, portable)
-                .ok_or_else(|| value_error("a: non-finite entries, or no convergence"))
-        })
-    })
-}
-
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(_symmetric_eigenvalues, m)?)?;
     m.add_function(wrap_pyfunction!(renyi_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(mutual_information, m)?)?;
     m.add_function(wrap_pyfunction!(dependence, m)?)?;

@@ -281,31 +281,3 @@ def test_native_functions_check_their_arguments_too(data):
         _mole.total_correlation([("labels", "a", y, None)], 2.0)
 
 
-# --- the eigensolver of the measures (blocked tridiagonalisation + QL) ----------------------
-
-
-def matrices():
-    rng = np.random.default_rng(5)
-    for n in (1, 2, 3, 31, 32, 33, 34, 64, 65, 100, 130, 257):
-        a = rng.normal(size=(n, n))
-        yield f"normal {n}", a + a.T
-        b = rng.normal(size=(n, 3))
-        yield f"rank 3 {n}", b @ b.T
-        yield f"constant {n}", np.full((n, n), 1e-3)  # a delta label block: one non-zero
-        yield f"diagonal {n}", np.diag(rng.normal(size=n))
-        yield f"zero {n}", np.zeros((n, n))
-    x = rng.normal(size=(300, 10))
-    yield "gaussian gram", np_gram(x) / 300
-    yield "scaled", 1e8 * (np_gram(x[:50]) - 0.5)
-
-
-@pytest.mark.parametrize("portable", [False, True], ids=["simd", "portable"])
-@pytest.mark.parametrize("name, a", list(matrices()), ids=lambda v: v if isinstance(v, str) else "")
-def test_eigenvalues_agree_with_numpy_eigvalsh(name, a, portable):
-    from mole import _mole
-
-    got = np.array(_mole._symmetric_eigenvalues(a, portable))
-    want = np.linalg.eigvalsh(a)
-    scale = max(np.abs(want).max(), 1e-300)
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() <= 1e-13 * scale * max(1, len(a) ** 0.5), name
