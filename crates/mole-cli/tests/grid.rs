@@ -163,12 +163,17 @@ fn mole_dense_module_above_grouped_conv_blocks_beats_the_head_on_conv_features()
 /// The compression term `+λ_h S(T)` compresses what it should: on the test batch the dense
 /// module's I(T;X) (bounded by S(T)) falls by well over the drop in I(T;Y), and accuracy holds.
 /// Measured (seeds 0, 1, 2): I(T;X) 2.77 → 2.10, I(T;Y) 2.98 → 2.89, accuracy 0.947 → 0.950.
+/// At α = 1.01, the order these bounds were measured at (the rules' α with the prediction term
+/// is 2, whose entropies are on another scale).
 #[test]
 fn mole_compression_term_lowers_the_dense_modules_input_information_not_its_accuracy() {
     let model = "seq:conv(8),maxpool(2),conv(16),maxpool(2),dense(64)";
-    let plain = mole_on_mnist_subset_with("mole-lambda-h-0", model, "2,1", &["--lambda-h", "0"]);
-    let compressed =
-        mole_on_mnist_subset_with("mole-lambda-h-03", model, "2,1", &["--lambda-h", "0.3"]);
+    let run = |name, lambda_h| {
+        let flags = ["--lambda-h", lambda_h, "--alpha", "1.01"];
+        mole_on_mnist_subset_with(name, model, "2,1", &flags)
+    };
+    let plain = run("mole-lambda-h-0", "0");
+    let compressed = run("mole-lambda-h-03", "0.3");
     let dense = |s: &serde_json::Value, key: &str| s["modules"][1][key].as_f64().unwrap();
     let (tx0, tx1) = (dense(&plain, "i_tx"), dense(&compressed, "i_tx"));
     let (ty0, ty1) = (dense(&plain, "i_ty"), dense(&compressed, "i_ty"));

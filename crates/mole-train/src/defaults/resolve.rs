@@ -175,6 +175,18 @@ pub fn resolve(
         };
         r.rule("local.lambda_ce", why, |c| c.local.lambda_ce = lambda_ce);
     }
+    if method == Method::Mole {
+        let used = r.cfg.local.lambda_ce;
+        let alpha = default_mole_alpha(used);
+        let why = if used > 0.0 {
+            format!(
+                "local.lambda_ce {used}: with the prediction term, alpha 2 (no eigendecomposition) is as accurate"
+            )
+        } else {
+            "no prediction term: the authors' order 1.01".to_string()
+        };
+        r.rule("mole.alpha", why, |c| c.mole.alpha = alpha);
+    }
     if method == Method::Simpred {
         // Nøkland & Eidnes' sim + pred: 0.99 L_sim + 0.01 L_pred, a learned projection, centred
         // cosine similarities of spatial-std-pooled maps.

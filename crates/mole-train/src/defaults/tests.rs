@@ -172,7 +172,9 @@ fn given_keys_win_and_every_key_has_an_origin() {
     assert_eq!(prov["epochs"], Origin::Flag);
     assert_eq!(cfg.batch_size, 32);
     assert!(matches!(prov["batch_size"], Origin::Rule(_)));
-    assert_eq!(prov["mole.alpha"], Origin::Default);
+    // MOLE with the prediction term (the rule's 0.5 on rows): alpha 2.
+    assert_eq!(cfg.mole.alpha, 2.0);
+    assert!(matches!(prov["mole.alpha"], Origin::Rule(_)));
     // The head gets the step floor: 108 rows, 4 steps an epoch.
     assert_eq!(cfg.head_epochs, 250);
     let table = toml::Table::try_from(&cfg).unwrap();
@@ -288,4 +290,50 @@ fn the_local_prediction_term_is_half_on_rows_and_images_and_off_on_graphs() {
     let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
     resolve(&mut cfg, &given, &profile(DataKind::Vector, 5000, 10)).unwrap();
     assert_eq!(cfg.local.lambda_ce, 0.0);
+}
+
+#[test]
+fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without() {
+    assert_eq!(default_mole_alpha(0.5), 2.0);
+    assert_eq!(default_mole_alpha(0.01), 2.0);
+    assert_eq!(default_mole_alpha(0.0), 1.01);
+    let resolved = |kind, given: Given, lambda_ce: f64, alpha: f64| {
+        let mut cfg = TrainConfig::default();
+        cfg.local.lambda_ce = lambda_ce;
+        cfg.mole.alpha = alpha;
+        let prov = resolve(&mut cfg, &given, &profile(kind, 5000, 10)).unwrap();
+        (cfg.mole.alpha, prov["mole.alpha"].clone())
+    };
+    // Rows: the rule's lambda_ce 0.5, then alpha 2; graphs: no term, alpha 1.01.
+    let (alpha, origin) = resolved(DataKind::Vector, Given::new(), 0.0, 1.01);
+    assert_eq!(alpha, 2.0);
+    assert!(matches!(origin, Origin::Rule(_)));
+    assert_eq!(
+        resolved(DataKind::NodeLevel, Given::new(), 0.0, 1.01).0,
+        1.01
+    );
+    // The rule reads the lambda_ce actually used: a given 0 keeps 1.01 on rows ...
+    let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
+    assert_eq!(resolved(DataKind::Vector, given, 0.0, 1.01).0, 1.01);
+    // ... and a given term turns it on for graphs; a given alpha always wins.
+    let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
+    assert_eq!(resolved(DataKind::GraphLevel, given, 0.3, 1.01).0, 2.0);
+    let given: Given = [("mole.alpha".to_string(), Origin::Flag)].into();
+    let (alpha, origin) = resolved(DataKind::Vector, given, 0.0, 0.5);
+    assert_eq!((alpha, origin), (0.5, Origin::Flag));
+    // Other methods keep the config's default.
+    let mut cfg = TrainConfig {
+        method: Method::Hsic,
+        ..TrainConfig::default()
+    };
+    let prov = resolve(
+        &mut cfg,
+        &Given::new(),
+        &profile(DataKind::Vector, 5000, 10),
+    )
+    .unwrap();
+    assert_eq!(
+        (cfg.mole.alpha, prov["mole.alpha"].clone()),
+        (1.01, Origin::Default)
+    );
 }
