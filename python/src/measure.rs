@@ -247,15 +247,7 @@ fn total_correlation_of(grams: &[Tensor<2>], alpha: f64) -> Tensor<1> {
     all.push(mole_info::hadamard_product(grams));
     let mut s = entropies(all, alpha);
     let joint = s.pop().expect("the joint entropy");
-    let sum = s
-        .iter()
-        .skip(1)
-        .fold(s[0].clone(), |acc, e| acc + e.clone());
-    let max = s
-        .iter()
-        .skip(1)
-        .fold(s[0].clone(), |acc, e| acc.max_pair(e.clone()));
-    (sum.clone() - joint) / (sum - max).clamp_min(mole_info::NORMALIZATION_FLOOR)
+    mole_info::total_correlation_from_entropies(&s, joint)
 }
 
 fn scalar(t: &Tensor<1>) -> f64 {

@@ -199,31 +199,6 @@ fn read_config(
     Ok((cfg, given))
 }
 
-/// `runs/YYYYMMDD-HHMMSS` (UTC), as `mole train` names a run without `--out`.
-fn default_run_dir() -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from(format!(
-        "runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
-}
-
 /// Class labels: non-negative, and (with `classes`) below it.
 fn labels(
     y: &PyReadonlyArray1<'_, i64>,
@@ -568,7 +543,7 @@ fn prepare(
     let provenance = mole_train::defaults::resolve(&mut cfg, given, &profile)?;
     cfg.provenance = Some(provenance);
     if cfg.out.is_none() {
-        cfg.out = Some(default_run_dir());
+        cfg.out = Some(mole_train::run::default_run_dir(""));
     }
     cfg.validate()?;
     let data = match data {

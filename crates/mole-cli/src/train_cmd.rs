@@ -413,37 +413,15 @@ fn named(path: &Path, e: anyhow::Error) -> anyhow::Error {
     }
 }
 
-/// `runs/YYYYMMDD-HHMMSS` (UTC).
-pub fn default_run_dir(suffix: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from(format!(
-        "runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}{suffix}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
-}
-
 fn run_one(
     cfg: &TrainConfig,
     data: &mole_data::Split,
     quiet: bool,
 ) -> anyhow::Result<(Summary, PathBuf)> {
-    let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
+    let dir = cfg
+        .out
+        .clone()
+        .unwrap_or_else(|| mole_train::run::default_run_dir(""));
     let mut run = if cfg.resume_epoch > 0 {
         RunDir::resume(&dir, cfg.resume_epoch)?
     } else if cfg.resume_snapshot {
@@ -480,7 +458,10 @@ fn run_graph(
     data: &mole_data::GraphData,
     quiet: bool,
 ) -> anyhow::Result<(Summary, PathBuf)> {
-    let dir = cfg.out.clone().unwrap_or_else(|| default_run_dir(""));
+    let dir = cfg
+        .out
+        .clone()
+        .unwrap_or_else(|| mole_train::run::default_run_dir(""));
     // --resume: a node-level run continues in place from its snapshot; a graph-level run's
     // folds are continued one by one (`graph::train_graph`), the top directory holds no rows.
     let node_level = matches!(data, mole_data::GraphData::Nodes(_));
@@ -694,7 +675,7 @@ fn run_resolved(
         bp_given.insert("model".into(), baseline());
         bp.out = Some(match &cfg.out {
             Some(p) => PathBuf::from(format!("{}-bp", p.display())),
-            None => default_run_dir("-bp"),
+            None => mole_train::run::default_run_dir("-bp"),
         });
         bp_given.insert("out".into(), baseline());
         let (bp, bp_data) = resolve_defaults(bp, &bp_given)?;

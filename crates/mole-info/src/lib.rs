@@ -47,6 +47,7 @@ pub use kernel::{
 };
 pub use mutual_information::{
     MutualInformation, NORMALIZATION_FLOOR, mutual_information, total_correlation,
+    total_correlation_from_entropies,
 };
 pub use renyi::{
     EIGENVALUE_FLOOR, hadamard_product, joint_entropy, normalize_trace, renyi_entropy,

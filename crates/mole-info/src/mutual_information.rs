@@ -90,14 +90,18 @@ pub fn total_correlation(grams: &[Tensor<2>], alpha: f64) -> Tensor<1> {
         .iter()
         .map(|k| renyi_entropy(k.clone(), alpha))
         .collect();
-    let sum = entropies
-        .iter()
-        .skip(1)
-        .fold(entropies[0].clone(), |acc, s| acc + s.clone());
-    let max = entropies
-        .iter()
-        .skip(1)
-        .fold(entropies[0].clone(), |acc, s| acc.max_pair(s.clone()));
-    let joint = joint_entropy(grams, alpha);
+    total_correlation_from_entropies(&entropies, joint_entropy(grams, alpha))
+}
+
+/// [`total_correlation`] from its entropies: `(Σ_i S_i − S_joint) / (Σ_i S_i − max_i S_i)`,
+/// the denominator clamped at [`NORMALIZATION_FLOOR`] (differentiable).
+///
+/// # Panics
+/// If `entropies` is empty.
+pub fn total_correlation_from_entropies(entropies: &[Tensor<1>], joint: Tensor<1>) -> Tensor<1> {
+    let first = entropies[0].clone();
+    let rest = entropies.iter().skip(1);
+    let sum = rest.clone().fold(first.clone(), |acc, s| acc + s.clone());
+    let max = rest.fold(first, |acc, s| acc.max_pair(s.clone()));
     (sum.clone() - joint) / (sum - max).clamp_min(NORMALIZATION_FLOOR)
 }
