@@ -243,6 +243,21 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         2,
         "local.ensemble_heads needs the modules' classifiers",
     );
+    let data = datasets();
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "cora",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--ensemble-heads",
+            "--lambda-ce",
+            "0.5",
+        ],
+        2,
+        "local.ensemble_heads averages the modules' classifiers on vector and image data; graph",
+    );
     fails_with(
         &["train", "--method", "bp", "--lambda-ce", "0.1"],
         2,

@@ -180,7 +180,8 @@ impl Network {
         };
         if cfg.local.ensemble_heads && spec.is_graph() {
             return Err(BuildError::Head(
-                "local.ensemble_heads averages the modules' classifiers on vector and image                  data; graph models predict with their head"
+                "local.ensemble_heads averages the modules' classifiers on vector and image \
+                 data; graph models predict with their head"
                     .into(),
             ));
         }
