@@ -55,10 +55,7 @@ impl Block {
             Block::Gin(b) => Features::Flat(b.forward(x.flat(), need())),
             Block::Sage(b) => Features::Flat(b.forward(x.flat(), need())),
             Block::Readout(b) => Features::Flat(b.forward(x.flat(), need())),
-            Block::Dropout(d) => match x {
-                Features::Flat(t) => Features::Flat(d.forward(t)),
-                Features::Grid(t) => Features::Grid(d.forward(t)),
-            },
+            Block::Dropout(d) => crate::features::dropped(x, Some(d)),
         }
     }
 }
