@@ -730,14 +730,15 @@ impl TrainConfig {
                 l.lambda_ce
             ));
         }
-        if !["flatten", "mean", "std"].contains(&l.pool.as_str()) {
-            return bad(format!("local.pool = '{}' (flatten, mean or std)", l.pool));
+        // The names the objectives accept, refused here by the objectives' own parsers, before
+        // any data is loaded (and whatever the method, so that no setting is silently ignored).
+        let refused =
+            |e: crate::objective::ObjectiveError| bad(format!("{} = {}", e.key, e.message));
+        if let Err(e) = crate::objective::GramPool::from_settings(l, false) {
+            return refused(e);
         }
-        if !["gaussian", "linear", "cosine"].contains(&l.kernel.as_str()) {
-            return bad(format!(
-                "local.kernel = '{}' (gaussian, linear or cosine)",
-                l.kernel
-            ));
+        if let Err(e) = crate::objective::sample_kernel(l, mole_info::KernelWidth::Median) {
+            return refused(e);
         }
         if l.ensemble_heads && l.lambda_ce == 0.0 {
             return bad(
@@ -772,11 +773,8 @@ impl TrainConfig {
                 self.lr_steps, self.lr_step_factor
             ));
         }
-        if !["f32", "f64"].contains(&self.mole.eigen_precision.as_str()) {
-            return bad(format!(
-                "mole.eigen_precision = '{}' (f32 or f64)",
-                self.mole.eigen_precision
-            ));
+        if let Err(e) = crate::objective::parse_eigen_precision(&self.mole.eigen_precision) {
+            return refused(e);
         }
         if !["label", "label+input", "label+aggregate"].contains(&self.mole.joint_target.as_str()) {
             return bad(format!(

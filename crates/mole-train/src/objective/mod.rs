@@ -14,7 +14,7 @@ mod mole;
 mod sim;
 
 pub use hsic::HsicObjective;
-pub use mole::{MoleObjective, unit_rows};
+pub use mole::{MoleObjective, parse_eigen_precision, unit_rows};
 pub use sim::SimObjective;
 
 use crate::config::LocalSettings;

@@ -65,17 +65,20 @@ impl MoleObjective {
             pool: GramPool::from_settings(local, s.pooled)?,
             unit_sphere: s.unit_sphere,
             joint_x: s.joint_target != "label",
-            precision: match s.eigen_precision.as_str() {
-                "f64" => EigenPrecision::F64,
-                "f32" => EigenPrecision::F32,
-                other => {
-                    return Err(ObjectiveError {
-                        key: "mole.eigen_precision".into(),
-                        message: format!("'{other}' (f32 or f64)"),
-                    });
-                }
-            },
+            precision: parse_eigen_precision(&s.eigen_precision)?,
         })
+    }
+}
+
+/// Parses `mole.eigen_precision`: `f32` or `f64`.
+pub fn parse_eigen_precision(text: &str) -> Result<EigenPrecision, ObjectiveError> {
+    match text {
+        "f64" => Ok(EigenPrecision::F64),
+        "f32" => Ok(EigenPrecision::F32),
+        other => Err(ObjectiveError {
+            key: "mole.eigen_precision".into(),
+            message: format!("'{other}' (f32 or f64)"),
+        }),
     }
 }
 
