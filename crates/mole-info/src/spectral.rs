@@ -268,11 +268,7 @@ pub fn renyi_entropy_host(
     with_grad: bool,
     precision: EigenPrecision,
 ) -> Option<EntropyGrad> {
-    let spectrum = EntropySpectrum::new(m, alpha, with_grad, precision)?;
-    Some(EntropyGrad {
-        value: spectrum.value,
-        grad: with_grad.then(|| spectrum.grad(None)),
-    })
+    entropy_grad(m, None, alpha, with_grad, precision)
 }
 
 /// The Hadamard product `a ∘ b` of two host matrices of the same shape.
@@ -302,6 +298,17 @@ pub fn joint_entropy_host(
         Some(c) => hadamard(k, c),
         None => k.clone(),
     };
+    entropy_grad(m, factor, alpha, with_grad, precision)
+}
+
+/// `S_α(M / tr M)` and, when `with_grad`, `∂S/∂M ∘ F` (`F` the Hadamard factor of `M`).
+fn entropy_grad(
+    m: Mat<f64>,
+    factor: Option<&Mat<f64>>,
+    alpha: f64,
+    with_grad: bool,
+    precision: EigenPrecision,
+) -> Option<EntropyGrad> {
     let spectrum = EntropySpectrum::new(m, alpha, with_grad, precision)?;
     Some(EntropyGrad {
         value: spectrum.value,
