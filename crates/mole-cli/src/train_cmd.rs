@@ -171,7 +171,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub augment_cutout: Option<usize>,
     /// Share λ of the local prediction term in every module's loss (a linear classifier on the
-    /// module output): (1 − λ)·objective + λ·cross-entropy; 0 = off.
+    /// module output): (1 − λ)·objective/w + λ·cross-entropy, w the weight of the objective's
+    /// label term (λ_y, β); 0 = off (default: a rule, see README "Defaults").
     #[arg(long)]
     pub lambda_ce: Option<f64>,
     /// A learned projection between each module and its kernel objective: true or false.
@@ -248,7 +249,7 @@ fn parse_method(s: &str) -> Result<Method, String> {
         "hsic" => Ok(Method::Hsic),
         "simpred" => Ok(Method::Simpred),
         "bp" => Ok(Method::Bp),
-        _ => Err(format!("unknown method '{s}' (mole, hsic, bp)")),
+        _ => Err(format!("unknown method '{s}' (mole, hsic, simpred, bp)")),
     }
 }
 

@@ -112,8 +112,8 @@ pub struct LocalModule {
     pub planned_epochs: usize,
     /// Steps taken so far (the module's version).
     pub steps: u64,
-    /// Share λ of the local prediction term: `(1 − λ) · objective + λ · CE` (needs a
-    /// classifier in the stage).
+    /// Share λ of the local prediction term: `(1 − λ) · objective / w + λ · CE` (see
+    /// [`LocalModule::local_loss`]; needs a classifier in the stage).
     pub lambda_ce: f64,
 }
 
