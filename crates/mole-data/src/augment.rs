@@ -1,6 +1,7 @@
 //! Seeded training-time augmentation of CHW images: random crop after zero padding (a jitter of
-//! up to the padding in each direction), random horizontal flip, and cutout (a square set to 0). The draw for a sample depends only on `(seed, round, sample index)`, so the
-//! same batch is augmented identically wherever it is rebuilt.
+//! up to the padding in each direction), random horizontal flip, and cutout (a square set to
+//! 0). The draw for a sample depends only on `(seed, round, sample index)`, so the same batch is
+//! augmented identically wherever it is rebuilt.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -28,8 +28,8 @@ pub fn features(data: &Dataset, indices: &[usize], device: &Device) -> Features 
     }
 }
 
-/// Like [`features`], with the seeded crop/flip/cutout augmentation of round `round` applied to every
-/// image row (vector rows are returned unchanged).
+/// Like [`features`], with the seeded crop/flip/cutout augmentation of round `round` applied to
+/// every image row (vector rows are returned unchanged).
 pub fn augmented_features(
     data: &Dataset,
     indices: &[usize],
