@@ -222,25 +222,6 @@ fn entropies(grams: Vec<Tensor<2>>, alpha: f64) -> Vec<Tensor<1>> {
     })
 }
 
-/// `mole_info::mutual_information` with its three entropies computed by [`entropies`] (the
-/// same tensor operations on the same values).
-fn mutual_information_of(ka: Tensor<2>, kb: Tensor<2>, alpha: f64) -> MutualInformation {
-    let joint = mole_info::hadamard_product(&[ka.clone(), kb.clone()]);
-    let mut s = entropies(vec![ka, kb, joint], alpha).into_iter();
-    let (entropy_a, entropy_b, joint) = (
-        s.next().expect("three"),
-        s.next().expect("three"),
-        s.next().expect("three"),
-    );
-    let value = entropy_a.clone() + entropy_b.clone() - joint.clone();
-    MutualInformation {
-        entropy_a,
-        entropy_b,
-        joint_entropy: joint,
-        value,
-    }
-}
-
 /// `mole_info::total_correlation` with its entropies computed by [`entropies`].
 fn total_correlation_of(grams: &[Tensor<2>], alpha: f64) -> Tensor<1> {
     let mut all = grams.to_vec();
@@ -260,8 +241,7 @@ fn scalar(t: &Tensor<1>) -> f64 {
 
 /// The Gram matrices of two variables and their [`MutualInformation`], pipelined: each
 /// Gram matrix's entropy starts on a thread of its own as soon as the matrix exists, while the
-/// next matrix and the joint entropy are computed (the same values as
-/// [`mutual_information_of`]).
+/// next matrix and the joint entropy are computed.
 fn pipelined_mi(
     a: Var,
     b: Var,
@@ -269,8 +249,14 @@ fn pipelined_mi(
     device: &Device,
 ) -> (MutualInformation, [Tensor<2>; 2], [Option<f64>; 2]) {
     if alpha == 2.0 {
+        // No eigendecomposition: a Frobenius norm each, too cheap for threads.
         let ((ka, sa), (kb, sb)) = (a.gram(device), b.gram(device));
-        let mi = mutual_information_of(ka.clone(), kb.clone(), alpha);
+        let joint = mole_info::hadamard_product(&[ka.clone(), kb.clone()]);
+        let mi = MutualInformation::from_entropies(
+            entropy(ka.clone(), alpha),
+            entropy(kb.clone(), alpha),
+            entropy(joint, alpha),
+        );
         return (mi, [ka, kb], [sa, sb]);
     }
     std::thread::scope(|scope| {
@@ -287,14 +273,7 @@ fn pipelined_mi(
         let join = |h: std::thread::ScopedJoinHandle<'_, Tensor<1>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
-        let (entropy_a, entropy_b) = (join(ha), join(hb));
-        let value = entropy_a.clone() + entropy_b.clone() - joint.clone();
-        let mi = MutualInformation {
-            entropy_a,
-            entropy_b,
-            joint_entropy: joint,
-            value,
-        };
+        let mi = MutualInformation::from_entropies(join(ha), join(hb), joint);
         (mi, [ka, kb], [sa, sb])
     })
 }

@@ -24,6 +24,21 @@ pub struct MutualInformation {
 }
 
 impl MutualInformation {
+    /// The mutual information `S_α(A) + S_α(B) − S_α(A, B)` of its three entropies.
+    pub fn from_entropies(
+        entropy_a: Tensor<1>,
+        entropy_b: Tensor<1>,
+        joint_entropy: Tensor<1>,
+    ) -> Self {
+        let value = entropy_a.clone() + entropy_b.clone() - joint_entropy.clone();
+        MutualInformation {
+            entropy_a,
+            entropy_b,
+            joint_entropy,
+            value,
+        }
+    }
+
     /// Normalised mutual information `I*_α = I_α(A; B) / max(S_α(A), S_α(B))`, as in the
     /// reference Python code (the maximum is taken on the values; the gradient flows through
     /// the larger entropy). The denominator is clamped at [`NORMALIZATION_FLOOR`].
@@ -62,13 +77,7 @@ pub fn mutual_information(ka: Tensor<2>, kb: Tensor<2>, alpha: f64) -> MutualInf
     let entropy_a = renyi_entropy(ka.clone(), alpha);
     let entropy_b = renyi_entropy(kb.clone(), alpha);
     let joint = joint_entropy(&[ka, kb], alpha);
-    let value = entropy_a.clone() + entropy_b.clone() - joint.clone();
-    MutualInformation {
-        entropy_a,
-        entropy_b,
-        joint_entropy: joint,
-        value,
-    }
+    MutualInformation::from_entropies(entropy_a, entropy_b, joint)
 }
 
 /// Normalised total correlation of `L ≥ 2` variables (Yu et al. 2021, Eq. 11):
