@@ -15,11 +15,11 @@
 //! injected into autodiff as `L̂ = const(L) + ⟨∂L/∂X, X⟩ − detach(⟨∂L/∂X, X⟩)`, whose value is
 //! `L` and whose gradient with respect to `X` is `∂L/∂X`.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use faer::Mat;
 
-use crate::eigen::{from_host, scalar, to_host};
-use crate::kernel::GaussianKernel;
+use crate::eigen::{scalar, to_host};
+use crate::kernel::{GaussianKernel, KernelWidth, inner_products_host, pairwise_sq_distances_host};
 
 /// A Gram matrix on the host, with the samples it was built from.
 #[derive(Clone, Debug)]
@@ -92,14 +92,80 @@ impl GaussianKernel {
     /// [`GaussianKernel::gram`] on the detached rows, then copied to the host in f64); `x`
     /// itself is kept so that [`DetachedGram::loss`] can send a gradient to it.
     pub fn detached_gram(&self, x: Tensor<2>) -> DetachedGram {
-        let plain = x.clone().detach().without_autodiff();
-        let gram = self.gram(plain.clone());
         let _phase = crate::profile::scope(crate::profile::Phase::Gram);
+        let plain = x.clone().detach().without_autodiff();
+        let (matrix, sigma) = self.gram_host(&plain);
         DetachedGram {
             samples: x,
             plain,
-            matrix: to_host(&gram.matrix),
-            sigma: Some(gram.sigma),
+            matrix,
+            sigma: Some(sigma),
+        }
+    }
+
+    /// [`GaussianKernel::gram`] of the rows of `x` (without autodiff) on the host, in f64, and
+    /// its σ: the distances of [`pairwise_sq_distances_host`], then `exp(−d / 2σ²)` in f32
+    /// ([`crate::exp::exp_f32`]). Symmetric, with a diagonal of exactly 1.
+    pub fn gram_host(&self, x: &Tensor<2>) -> (Mat<f64>, f64) {
+        let [m, _] = x.dims();
+        let mut k = Mat::<f64>::zeros(m, m);
+        let sigma = if matches!(self.width, KernelWidth::Median | KernelWidth::Knn(_)) {
+            // The width rule reads the distances: build them, then exponentiate.
+            let sq = pairwise_sq_distances_host(x);
+            let sigma = self.width.resolve_host(x, || sq.clone());
+            let scale = -1.0 / (2.0 * sigma * sigma);
+            for j in 0..m {
+                let column = column_mut(&mut k, j);
+                crate::exp::scaled_exp_into(&sq[j * m..(j + 1) * m], scale, column);
+            }
+            sigma
+        } else {
+            // Straight from the inner products, the lower triangle column by column (row j of
+            // x xᵀ is contiguous), then mirrored: exactly symmetric.
+            let sigma = self.width.resolve_host(x, Vec::new);
+            let scale = -1.0 / (2.0 * sigma * sigma);
+            let inner = inner_products_host(x);
+            let norm = |i: usize| f64::from(inner[i * m + i]);
+            let mut d = vec![0.0; m];
+            for j in 0..m {
+                let (nj, row) = (norm(j), &inner[j * m..(j + 1) * m]);
+                for (i, (d, &p)) in d.iter_mut().zip(row).enumerate().skip(j + 1) {
+                    let v = norm(i) + nj - 2.0 * f64::from(p);
+                    *d = if v < 0.0 { 0.0 } else { v }; // NaN stays NaN
+                }
+                let column = column_mut(&mut k, j);
+                crate::exp::scaled_exp_into(&d[j + 1..], scale, &mut column[j + 1..]);
+            }
+            mirror_lower(&mut k);
+            sigma
+        };
+        for j in 0..m {
+            k[(j, j)] = 1.0;
+        }
+        (k, sigma)
+    }
+}
+
+/// Column `j` of an owned matrix as a slice.
+fn column_mut(k: &mut Mat<f64>, j: usize) -> &mut [f64] {
+    k.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("an owned matrix has contiguous columns")
+        .as_slice_mut()
+}
+
+/// Copies the strict lower triangle of a square matrix onto its upper triangle, tile by tile
+/// (both tiles stay in cache).
+fn mirror_lower(k: &mut Mat<f64>) {
+    const TILE: usize = 32;
+    let m = k.nrows();
+    for jb in (0..m).step_by(TILE) {
+        for ib in (jb..m).step_by(TILE) {
+            for j in jb..(jb + TILE).min(m) {
+                for i in ib.max(j + 1)..(ib + TILE).min(m) {
+                    k[(j, i)] = k[(i, j)];
+                }
+            }
         }
     }
 }
@@ -128,37 +194,73 @@ impl DetachedGram {
     pub fn sample_gradient(&self, g: &Mat<f64>) -> Tensor<2> {
         let m = self.size();
         assert_eq!((g.nrows(), g.ncols()), (m, m), "∂L/∂K must be m × m");
+        let gt = g.transpose().to_owned();
+        // (G + Gᵀ)_ij read down column i of both (contiguous).
+        self.gradient_from_pairs(|i, j, _| g[(j, i)] + gt[(j, i)])
+    }
+
+    /// [`DetachedGram::sample_gradient`] for a symmetric `G` given entry by entry:
+    /// `g(i, j, K_ij) = G_ij`, never stored.
+    pub fn symmetric_sample_gradient(&self, g: impl Fn(usize, usize, f64) -> f64) -> Tensor<2> {
+        self.gradient_from_pairs(|i, j, k| 2.0 * g(i, j, k))
+    }
+
+    /// `Q X` with `Q = (P − diag(P 1)) / σ²`, `P = (G + Gᵀ) ∘ K` (Gaussian) or `Q = G + Gᵀ`
+    /// (linear), `pair(i, j, K_ij) = (G + Gᵀ)_ij`. `Q` is symmetric and built row-major in one
+    /// pass (row i of Q is column i of the column-major K), then one matrix product.
+    fn gradient_from_pairs(&self, pair: impl Fn(usize, usize, f64) -> f64) -> Tensor<2> {
+        let m = self.size();
         let x = &self.plain;
-        match self.sigma {
-            Some(sigma) => {
-                let k = &self.matrix;
-                let p = Mat::from_fn(m, m, |i, j| (g[(i, j)] + g[(j, i)]) * k[(i, j)]);
-                let p = from_host(p.as_ref(), &x.device(), x.dtype());
-                let row_sums = p.clone().sum_dim(1); // [m, 1]
-                (p.matmul(x.clone()) - x.clone() * row_sums).div_scalar(sigma * sigma)
-            }
-            None => {
-                let p = Mat::from_fn(m, m, |i, j| g[(i, j)] + g[(j, i)]);
-                from_host(p.as_ref(), &x.device(), x.dtype()).matmul(x.clone())
+        let mut q = vec![0f32; m * m];
+        for (i, row) in q.chunks_exact_mut(m).enumerate() {
+            let k_col = self.matrix.col(i);
+            match self.sigma {
+                Some(sigma) => {
+                    let inv = 1.0 / (sigma * sigma);
+                    let mut row_sum = 0.0;
+                    for (j, q) in row.iter_mut().enumerate() {
+                        let k = k_col[j];
+                        let p = pair(i, j, k) * k;
+                        row_sum += p;
+                        *q = (p * inv) as f32;
+                    }
+                    row[i] -= (row_sum * inv) as f32;
+                }
+                None => {
+                    for (j, q) in row.iter_mut().enumerate() {
+                        *q = pair(i, j, k_col[j]) as f32;
+                    }
+                }
             }
         }
+        let q = Tensor::<2>::from_data(TensorData::new(q, [m, m]), (&x.device(), x.dtype()));
+        q.matmul(x.clone())
     }
 
     /// A `[1]` tensor whose value is `value` and whose gradient with respect to the samples is
     /// the one `g = ∂L/∂K` implies (a constant when `g` is `None` or the samples are not
     /// tracked).
     pub fn loss(&self, value: f64, g: Option<&Mat<f64>>) -> Tensor<1> {
-        let device = self.samples.device();
-        let dtype = self.samples.dtype();
-        let constant = scalar(value, &device, dtype);
         match g {
-            Some(g) if self.is_tracked() => {
-                let grad = self.sample_gradient(g).autodiff();
-                let s = (grad * self.samples.clone()).sum();
-                constant + (s.clone() - s.detach())
-            }
-            _ => constant,
+            Some(g) if self.is_tracked() => self.loss_with_gradient(value, self.sample_gradient(g)),
+            _ => scalar(value, &self.samples.device(), self.samples.dtype()),
         }
+    }
+
+    /// [`DetachedGram::loss`] for a symmetric `∂L/∂K` given entry by entry (see
+    /// [`DetachedGram::symmetric_sample_gradient`]).
+    pub fn loss_symmetric(&self, value: f64, g: impl Fn(usize, usize, f64) -> f64) -> Tensor<1> {
+        if !self.is_tracked() {
+            return scalar(value, &self.samples.device(), self.samples.dtype());
+        }
+        self.loss_with_gradient(value, self.symmetric_sample_gradient(g))
+    }
+
+    /// `const(value) + ⟨∂L/∂X, X⟩ − detach(⟨∂L/∂X, X⟩)`.
+    fn loss_with_gradient(&self, value: f64, grad: Tensor<2>) -> Tensor<1> {
+        let constant = scalar(value, &self.samples.device(), self.samples.dtype());
+        let s = (grad.autodiff() * self.samples.clone()).sum();
+        constant + (s.clone() - s.detach())
     }
 }
 

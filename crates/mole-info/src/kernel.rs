@@ -40,6 +40,38 @@ pub fn pairwise_sq_distances(x: Tensor<2>) -> Tensor<2> {
 }
 
 /// Identity matrix with the shape, device and dtype of the square matrix `k`.
+/// [`pairwise_sq_distances`] of the rows of `x` (a tensor without autodiff) on the host, in
+/// f64, row-major and symmetric: `x xᵀ` by one matrix product (burn's, on all cores), then
+/// `‖x_i‖² + ‖x_j‖² − 2 x_iᵀ x_j` (clamped at 0, diagonal 0) in one pass, with `‖x_i‖²` read
+/// from the product's diagonal.
+pub fn pairwise_sq_distances_host(x: &Tensor<2>) -> Vec<f64> {
+    let [m, _] = x.dims();
+    let inner = inner_products_host(x);
+    let norms: Vec<f64> = (0..m).map(|i| f64::from(inner[i * m + i])).collect();
+    // The lower triangle, mirrored: exactly symmetric whatever the product's round-off.
+    let mut out = vec![0.0; m * m];
+    for i in 0..m {
+        let products = &inner[i * m..i * m + i];
+        for (j, &p) in products.iter().enumerate() {
+            let d = norms[i] + norms[j] - 2.0 * f64::from(p);
+            let d = if d < 0.0 { 0.0 } else { d }; // NaN stays NaN (a failed step is refused)
+            out[i * m + j] = d;
+            out[j * m + i] = d;
+        }
+    }
+    out
+}
+
+/// `x xᵀ` (row-major, f32) of the rows of `x` (a tensor without autodiff): one matrix product
+/// by burn (on all cores), read back to the host.
+pub fn inner_products_host(x: &Tensor<2>) -> Vec<f32> {
+    let inner = x.clone().matmul(x.clone().transpose()).into_data();
+    match inner.as_slice::<f32>() {
+        Ok(v) => v.to_vec(),
+        Err(_) => inner.iter::<f64>().map(|v| v as f32).collect(),
+    }
+}
+
 pub(crate) fn eye_like(k: &Tensor<2>) -> Tensor<2> {
     let [m, _] = k.dims();
     let device = k.device();
@@ -172,6 +204,12 @@ impl KernelWidth {
     ///
     /// No gradient flows through σ.
     pub fn resolve(&self, x: &Tensor<2>, sq_dists: &Tensor<2>) -> f64 {
+        self.resolve_host(x, || tensor_to_vec_f64(sq_dists))
+    }
+
+    /// [`KernelWidth::resolve`] with the squared distances on the host: `sq_dists()` gives them
+    /// row-major (`m × m`), called only by the rules that read them.
+    pub fn resolve_host(&self, x: &Tensor<2>, sq_dists: impl FnOnce() -> Vec<f64>) -> f64 {
         let [m, d] = x.dims();
         match *self {
             KernelWidth::Fixed(sigma) => sigma,
@@ -180,14 +218,8 @@ impl KernelWidth {
                 let values = tensor_to_vec_f64(x);
                 silverman_sigma(&values, m, d)
             }
-            KernelWidth::Median => {
-                let values = tensor_to_vec_f64(sq_dists);
-                median_sigma(&values, m)
-            }
-            KernelWidth::Knn(k) => {
-                let values = tensor_to_vec_f64(sq_dists);
-                knn_sigma(&values, m, k)
-            }
+            KernelWidth::Median => median_sigma(&sq_dists(), m),
+            KernelWidth::Knn(k) => knn_sigma(&sq_dists(), m, k),
         }
     }
 }
@@ -350,7 +382,7 @@ impl LabelKernel {
     }
 
     /// The kernel's value between two different classes (it is 1 within a class).
-    fn between_classes(&self, labels: &[usize], num_classes: usize) -> f64 {
+    pub fn between_classes(&self, labels: &[usize], num_classes: usize) -> f64 {
         if let Some(&bad) = labels.iter().find(|&&y| y >= num_classes) {
             panic!("label {bad} is out of range for {num_classes} classes");
         }

@@ -24,9 +24,11 @@
 
 pub mod detached;
 pub mod eigen;
+pub mod exp;
 pub mod hsic;
 pub mod kernel;
 pub mod mutual_information;
+pub mod order2;
 pub mod profile;
 pub mod renyi;
 pub mod spectral;
@@ -43,12 +45,13 @@ pub use hsic::{
 };
 pub use kernel::{
     DEFAULT_KNN, GaussianKernel, Gram, KernelWidth, LabelKernel, MIN_DATA_DRIVEN_SIGMA,
-    ParseKernelWidthError, pairwise_sq_distances,
+    ParseKernelWidthError, pairwise_sq_distances, pairwise_sq_distances_host,
 };
 pub use mutual_information::{
     MutualInformation, NORMALIZATION_FLOOR, mutual_information, total_correlation,
     total_correlation_from_entropies,
 };
+pub use order2::Order2Entropies;
 pub use renyi::{
     EIGENVALUE_FLOOR, hadamard_product, joint_entropy, normalize_trace, renyi_entropy,
     renyi_entropy_eigen, renyi_entropy_from_eigenvalues, renyi_entropy_order2, trace,

@@ -8,7 +8,10 @@ use crate::config::{LocalSettings, MoleSettings};
 use burn::tensor::Tensor;
 use faer::Mat;
 use mole_info::profile::{self, Phase};
-use mole_info::{EigenPrecision, EntropySpectrum, GaussianKernel, LabelKernel, SampleKernel};
+use mole_info::{
+    DetachedGram, EigenPrecision, EntropySpectrum, GaussianKernel, LabelKernel, Order2Entropies,
+    SampleKernel,
+};
 
 /// MOLE's InfoMax objective, `L = −(λ_y I_α(T;Y) + λ_x I_α(T;X)) + λ_h S_α(T)`.
 ///
@@ -173,6 +176,47 @@ fn gradient(n: usize, terms: &[GradTerm<'_>]) -> Option<Mat<f64>> {
     any.then_some(g)
 }
 
+/// [`mole_loss`] at α = 2 with the label term only (the default with the local prediction
+/// term): both entropies from one pass over `K_T` ([`Order2Entropies`], no copy or Hadamard
+/// product of `m × m` matrices) and `∂L/∂K_T` entry by entry into the product back to `T`.
+fn order2_label_loss(
+    o: &MoleObjective,
+    kt: &DetachedGram,
+    target: &Target,
+    diag: &mut Diagnostics,
+) -> Tensor<1> {
+    let (labels, classes) = (&target.labels, target.num_classes);
+    let key = format!(
+        "S(Y) alpha {} {:?} {:?}",
+        o.alpha, o.precision, o.label_kernel
+    );
+    let s_y = target.cache.number(key, || {
+        constant_entropy(o, o.label_kernel.gram_host(labels, classes))
+    });
+    let estimate = {
+        let _phase = profile::scope(Phase::Estimator);
+        let between = o.label_kernel.between_classes(labels, classes);
+        Order2Entropies::new(&kt.matrix, labels, between)
+    };
+    let (s_t, joint) = estimate
+        .as_ref()
+        .map_or((f64::NAN, f64::NAN), |e| (e.s_k, e.s_joint));
+    let i_y = information(s_t, s_y, joint, o.normalized);
+    diag.insert("i_ty".into(), i_y.raw);
+    diag.insert("s_t".into(), s_t);
+    let value = o.lambda_y * i_y.value - o.lambda_h * s_t;
+    match estimate {
+        Some(e) => {
+            let g = e.gradient(
+                -o.lambda_y * i_y.w_t + o.lambda_h,
+                -o.lambda_y * i_y.w_joint,
+            );
+            kt.loss_symmetric(-value, |i, j, k| g(i, j, k, labels[i] == labels[j]))
+        }
+        None => kt.loss(-value, None), // NaN: the step is refused
+    }
+}
+
 /// MOLE's loss `−(λ_y I(T;Y) + λ_x I(T;X)) + λ_h S(T)` on a module's (transformed) output `t`,
 /// through the detached-Gram path: the Gram matrices and estimators on the host, one matrix
 /// product back to `t` (see [`mole_info::detached`]). `sample`: the input terms' own rows.
@@ -184,6 +228,9 @@ pub(super) fn mole_loss(
     diag: &mut Diagnostics,
 ) -> Tensor<1> {
     let kt = o.kernel_t.detached_gram(t);
+    if o.alpha == 2.0 && o.lambda_x == 0.0 && !o.joint_x {
+        return order2_label_loss(o, &kt, target, diag);
+    }
     let n = kt.size();
     let ky = o.label_kernel.gram_host(&target.labels, target.num_classes);
     // What depends on the batch only is computed once for all modules.

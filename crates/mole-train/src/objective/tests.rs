@@ -281,6 +281,32 @@ mod detached_path {
                 },
             ),
             (
+                "alpha 2 (order-2 path): normalised, lambda_h, gaussian labels",
+                MoleObjective {
+                    alpha: 2.0,
+                    normalized: true,
+                    lambda_h: 0.3,
+                    label_kernel: LabelKernel::GaussianOneHot(1.0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "alpha 2 (order-2 path): linear kernel",
+                MoleObjective {
+                    alpha: 2.0,
+                    kernel_t: SampleKernel::Linear,
+                    ..base.clone()
+                },
+            ),
+            (
+                "alpha 2 (order-2 path): median width",
+                MoleObjective {
+                    alpha: 2.0,
+                    kernel_t: SampleKernel::Gaussian(GaussianKernel::new(KernelWidth::Median)),
+                    ..base.clone()
+                },
+            ),
+            (
                 "alpha 0.5",
                 MoleObjective {
                     alpha: 0.5,
