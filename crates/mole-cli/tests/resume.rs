@@ -197,6 +197,15 @@ fn a_run_killed_in_the_head_phase_resumes_bit_exactly() {
     });
 }
 
+/// The head phase of a simultaneous run (the HSIC format phase), whose epochs read the frozen
+/// modules' outputs from a cache that the resumed process computes again.
+#[test]
+fn a_simultaneous_run_killed_in_the_head_phase_resumes_bit_exactly() {
+    kill_and_resume("format", digits("hsic", "simultaneous", ["2", "60"]), |r| {
+        r.iter().any(|l| l.split(',').nth(1) == Some("head"))
+    });
+}
+
 /// Node level (Cora), backprop with dropout (the device is reseeded per epoch, so the masks
 /// after a resume are the uninterrupted run's), killed at a random epoch.
 #[test]

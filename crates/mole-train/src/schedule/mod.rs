@@ -8,6 +8,7 @@
 //!   of activation batches; then extra head epochs.
 
 mod async_;
+mod frozen;
 mod head;
 mod sequential;
 mod simultaneous;

@@ -1,10 +1,10 @@
 //! Greedy layer-wise training: each module to the end of its epochs, then frozen.
 
 use super::Schedule;
+use super::frozen::frozen_outputs;
 use crate::batches::{epoch_batches, features};
-use crate::evaluate::map_dataset;
 use crate::session::{Session, Trained};
-use mole_data::{Dataset, SampleShape};
+use mole_data::Dataset;
 use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
@@ -13,53 +13,6 @@ use mole_nn::Features;
 /// when they fit in `cache_mib` (and augmentation is off); otherwise the frozen modules are re-run
 /// on every batch.
 pub struct SequentialSchedule;
-
-/// The training set as seen by module `k`: cached outputs of module `k − 1`, or `None` when
-/// the inputs must be recomputed from the raw data.
-fn cache_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<Dataset> {
-    let _phase = profile::scope(Phase::Bookkeeping);
-    if s.cfg.augment.enabled() {
-        // Augmented inputs differ every epoch, so frozen outputs cannot be reused.
-        return None;
-    }
-    let shape = &s.net.output_shapes[k];
-    let bytes = s.data.train.len() * shape.iter().product::<usize>() * 4;
-    if bytes > s.cfg.cache_mib << 20 {
-        return None;
-    }
-    if k + 1 == s.net.modules.len() && s.net.head.is_none() {
-        // Nothing trains above the last module of a network without a separate head (backprop,
-        // whose one module ends in the classifier).
-        return None;
-    }
-    let plain = s.plain_device();
-    let source = below.unwrap_or(&s.data.train);
-    let start = if below.is_some() { k } else { 0 };
-    let (values, width) = map_dataset(source, &plain, |x| {
-        let mut h = x;
-        for m in &s.net.modules[start..=k] {
-            h = m.forward(h);
-        }
-        h.flat()
-    });
-    let shape = match shape.as_slice() {
-        [c, h, w] => SampleShape::Image {
-            channels: *c,
-            height: *h,
-            width: *w,
-        },
-        other => SampleShape::Vector(other.iter().product()),
-    };
-    if width * source.len() != values.len() || width != shape.len() {
-        return None; // not the module's declared output: recompute instead of caching
-    }
-    Some(Dataset::new(
-        values,
-        s.data.train.labels.clone(),
-        shape,
-        s.data.train.num_classes,
-    ))
-}
 
 impl SequentialSchedule {
     fn input(s: &Session<'_>, k: usize, cache: Option<&Dataset>, idx: &[usize]) -> Features {
@@ -104,7 +57,7 @@ impl Schedule for SequentialSchedule {
                     continue;
                 }
                 if std::mem::take(&mut stale) && k > 0 {
-                    cache = cache_outputs(s, k - 1, None);
+                    cache = frozen_outputs(s, k - 1, None);
                 }
                 s.net.learner_mut(k).begin_epoch(epoch, epochs);
                 for idx in &batches {
@@ -130,7 +83,7 @@ impl Schedule for SequentialSchedule {
             if !is_head {
                 s.net.modules[k].freeze(cfg);
                 if !stale {
-                    cache = cache_outputs(s, k, cache.as_ref());
+                    cache = frozen_outputs(s, k, cache.as_ref());
                 }
             }
         }
