@@ -122,8 +122,8 @@ impl Features {
 /// `x` through an optional dropout (rows or maps alike).
 pub(crate) fn dropped(x: Features, dropout: Option<&burn::nn::Dropout>) -> Features {
     match (dropout, x) {
-        (Some(d), Features::Flat(t)) => Features::Flat(d.forward(t)),
-        (Some(d), Features::Grid(t)) => Features::Grid(d.forward(t)),
+        (Some(d), Features::Flat(t)) => Features::Flat(crate::dropout::dropout(d, t)),
+        (Some(d), Features::Grid(t)) => Features::Grid(crate::dropout::dropout(d, t)),
         (None, x) => x,
     }
 }

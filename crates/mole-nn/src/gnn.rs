@@ -51,7 +51,7 @@ impl GnnConfig {
 impl GnnTail {
     /// Dropout on the block input (identity at inference).
     pub fn drop(&self, x: Tensor<2>) -> Tensor<2> {
-        self.dropout.forward(x)
+        crate::dropout::dropout(&self.dropout, x)
     }
 
     /// `activation(BN(h))`.

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod block;
 pub mod conv;
 pub mod dense;
+pub mod dropout;
 pub mod ensemble;
 pub mod features;
 pub mod gcn;

@@ -13,6 +13,7 @@ use crate::session::{PlainDevice, Trained, checkpoint};
 use anyhow::Context;
 use burn::tensor::Device;
 use mole_data::{Dataset, SampleShape};
+use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -145,7 +146,10 @@ impl State<'_> {
     /// Evaluation and metrics after an epoch; its memory does not count in the training peak.
     fn end_epoch(&mut self, trained: Trained, epoch: usize, epochs: usize) -> anyhow::Result<()> {
         crate::memory::excluded(|| {
-            self.evaluate_epoch(trained, epoch, epochs)?;
+            {
+                let _phase = profile::scope(Phase::Evaluation);
+                self.evaluate_epoch(trained, epoch, epochs)?;
+            }
             self.epochs_done += 1;
             if self.snapshots {
                 let snap = crate::snapshot::capture(
