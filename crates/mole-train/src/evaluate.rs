@@ -40,7 +40,11 @@ pub fn map_dataset(
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(EVAL_CHUNK) {
         let t = f(features(data, chunk, device));
-        width = t.dims()[1];
+        if out.is_empty() {
+            // The whole result at once: no regrowth copies of a training set's outputs.
+            width = t.dims()[1];
+            out.reserve_exact(data.len() * width);
+        }
         out.extend(crate::batches::to_host(t).1);
     }
     (out, width)
