@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::bench_steps::median;
+
 /// What to measure.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Suite {
@@ -77,6 +79,12 @@ pub struct BenchArgs {
     /// (e.g. `3,4`; needs a build with `--features mpi`).
     #[arg(long, value_delimiter = ',')]
     pub mpi_ranks: Vec<usize>,
+    /// throughput, memory and cnn suites: run every configuration this many rounds, one after
+    /// the other (round 1: all configurations, round 2: all again, …), and report medians, the
+    /// ratios to BP taken within each round (on a machine whose speed drifts, a ratio from one
+    /// round compares like with like).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
 }
 
 pub(crate) struct Row {
@@ -185,6 +193,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    if args.repeat > 1 && !matches!(args.suite, Suite::Throughput | Suite::Memory | Suite::Cnn) {
+        return Err(mole_train::config::ConfigError::Invalid(
+            "--repeat applies to the throughput, memory and cnn suites only".into(),
+        )
+        .into());
+    }
     if matches!(args.suite, Suite::Steps) {
         let times = crate::bench_steps::run(args)?;
         let table = crate::bench_steps::table(&times, args);
@@ -260,18 +274,30 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         ),
     };
     let profile = matches!(args.suite, Suite::Profile);
-    let rows: Vec<Row> = configs
-        .iter()
-        .map(|(label, extra)| {
-            let extra: Vec<&str> = extra
-                .iter()
-                .copied()
-                .chain(profile.then_some("--profile"))
-                .collect();
-            run_config(args, &out, label, &extra, &model)
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let rounds = args.repeat as usize;
+    // rounds[r][c]: configuration c in round r.
+    let mut runs: Vec<Vec<Row>> = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let dir = if rounds == 1 {
+            out.clone()
+        } else {
+            out.join(format!("round-{}", round + 1))
+        };
+        let rows = configs
+            .iter()
+            .map(|(label, extra)| {
+                let extra: Vec<&str> = extra
+                    .iter()
+                    .copied()
+                    .chain(profile.then_some("--profile"))
+                    .collect();
+                run_config(args, &dir, label, &extra, &model)
+            })
+            .collect::<anyhow::Result<Vec<Row>>>()?;
+        runs.push(rows);
+    }
     if profile {
+        let rows = runs.pop().expect("one round");
         let table = crate::profile_table::batch_table(&rows, &out, &model, args)?;
         print!("{table}");
         if let Some(p) = &args.markdown {
@@ -279,10 +305,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let bp = &rows[0].summary;
     let f = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    let heap = |s: &serde_json::Value| f(s, "peak_heap_bytes") - f(s, "heap_at_start_bytes");
+    let rounds_note = if rounds == 1 {
+        String::new()
+    } else {
+        format!(
+            " {rounds} rounds of every configuration: medians, each ratio to BP taken within its round (the rounds' ratios in brackets)."
+        )
+    };
     let mut table = format!(
-        "{} on {} ({}), batch {}, {} epoch(s) per stage. Training heap = peak live heap during training − live heap when it started (data, network): what training itself holds; peak RSS includes memory the allocator keeps.\n\n| configuration | samples/s | × BP | train s | training heap MiB | × BP | peak RSS MiB | test accuracy |\n|---|---|---|---|---|---|---|---|\n",
+        "{} on {} ({}), batch {}, {} epoch(s) per stage. Training heap = peak live heap during training − live heap when it started (data, network): what training itself holds; peak RSS includes memory the allocator keeps.{rounds_note}\n\n| configuration | samples/s | × BP | train s | training heap MiB | × BP | peak RSS MiB | test accuracy |\n|---|---|---|---|---|---|---|---|\n",
         match args.suite {
             Suite::Memory => "Peak memory",
             Suite::Cnn => "CNN throughput (samples = images)",
@@ -293,19 +326,33 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         args.batch_size,
         args.epochs
     );
-    let heap = |s: &serde_json::Value| f(s, "peak_heap_bytes") - f(s, "heap_at_start_bytes");
-    for r in &rows {
-        let s = &r.summary;
+    for (c, (label, _)) in configs.iter().enumerate() {
+        let of = |get: &dyn Fn(&serde_json::Value) -> f64| -> Vec<f64> {
+            runs.iter().map(|r| get(&r[c].summary)).collect()
+        };
+        let ratio = |get: &dyn Fn(&serde_json::Value) -> f64| -> Vec<f64> {
+            runs.iter()
+                .map(|r| get(&r[c].summary) / get(&r[0].summary))
+                .collect()
+        };
+        let rate = |s: &serde_json::Value| f(s, "samples_per_second");
+        let speed = ratio(&rate);
+        let speed_cell = if rounds == 1 {
+            format!("{:.2}", speed[0])
+        } else {
+            let each: Vec<String> = speed.iter().map(|v| format!("{v:.2}")).collect();
+            format!("{:.2} ({})", median(speed.clone()), each.join(" / "))
+        };
         table += &format!(
-            "| {} | {:.0} | {:.2} | {:.1} | {:.0} | {:.2} | {:.0} | {:.4} |\n",
-            r.label,
-            f(s, "samples_per_second"),
-            f(s, "samples_per_second") / f(bp, "samples_per_second"),
-            f(s, "train_seconds"),
-            heap(s) / 1048576.0,
-            heap(s) / heap(bp),
-            f(s, "peak_rss_bytes") / 1048576.0,
-            f(s, "test_accuracy")
+            "| {} | {:.0} | {} | {:.1} | {:.0} | {:.2} | {:.0} | {:.4} |\n",
+            label,
+            median(of(&rate)),
+            speed_cell,
+            median(of(&|s| f(s, "train_seconds"))),
+            median(of(&heap)) / 1048576.0,
+            median(ratio(&heap)),
+            median(of(&|s| f(s, "peak_rss_bytes"))) / 1048576.0,
+            f(&runs[0][c].summary, "test_accuracy")
         );
     }
     print!("{table}");

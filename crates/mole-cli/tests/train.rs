@@ -579,3 +579,63 @@ fn head_epochs_on_cached_frozen_outputs_equal_the_recomputed_ones() {
     assert!(cached.iter().filter(|l| l.contains(",head,")).count() >= 4);
     assert_eq!(cached, recomputed);
 }
+
+/// `mole bench throughput --repeat 2` runs every configuration twice, round after round, and
+/// reports medians with each round's ratio to BP; suites that do not repeat refuse the flag.
+#[test]
+fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
+    let dir = temp_dir("bench-repeat");
+    let table = dir.join("table.md");
+    let out = run(mole()
+        .args([
+            "bench",
+            "throughput",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:16",
+        ])
+        .args([
+            "--train-samples",
+            "200",
+            "--test-samples",
+            "100",
+            "--batch-size",
+            "50",
+        ])
+        .args(["--repeat", "2", "--out"])
+        .arg(dir.join("runs"))
+        .arg("--markdown")
+        .arg(&table));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let md = std::fs::read_to_string(&table).unwrap();
+    let rows: Vec<Vec<String>> = md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{md}");
+    for row in &rows {
+        // "median (round 1 / round 2)"
+        let (median, rounds) = row[3].split_once(" (").expect("the rounds' ratios");
+        let each: Vec<f64> = rounds
+            .trim_end_matches(')')
+            .split(" / ")
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(each.len(), 2, "{row:?}");
+        let median: f64 = median.parse().unwrap();
+        assert!(
+            (median - (each[0] + each[1]) / 2.0).abs() <= 0.006,
+            "{row:?}"
+        );
+    }
+    assert_eq!(rows[0][3], "1.00 (1.00 / 1.00)");
+    for round in ["round-1", "round-2"] {
+        let s = summary(&dir.join("runs").join(round).join("mole-sequential"));
+        assert_eq!(s["method"], "mole");
+    }
+    let out = run(mole().args(["bench", "steps", "--repeat", "2"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(text(&out).1.contains("--repeat applies to the throughput"));
+}
