@@ -75,7 +75,8 @@ fn random_below(n: u64) -> u64 {
 }
 
 /// Trains once uninterrupted, then again killed with SIGKILL once `ready` holds for the rows
-/// written so far plus a random 0–300 ms (so mid-epoch), resumes the killed run and compares.
+/// written so far and a snapshot exists, plus a random 0–300 ms (so mid-epoch), resumes the
+/// killed run and compares.
 fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool) {
     let dir = temp_dir(&format!("resume-{name}"));
     let whole = dir.join("whole");
@@ -97,7 +98,10 @@ fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while !ready(&rows(&killed)) {
+    // A run killed before its first snapshot has nothing to resume from (and says so): wait for
+    // one, written atomically after the epoch's metrics rows.
+    let snapshot = killed.join("weights").join("snapshot.safetensors");
+    while !(ready(&rows(&killed)) && snapshot.is_file()) {
         assert!(
             child.try_wait().unwrap().is_none(),
             "{name}: the run ended before the kill point"
