@@ -546,38 +546,41 @@ fn bench_steps_times_each_learner() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
 }
 
-/// The head's epochs on the frozen network read the modules' outputs from a cache computed once
-/// (simultaneous schedule, the HSIC format phase); with `cache_mib = 0` they run the modules on
-/// every batch instead. Both give the same run, metric for metric.
+/// The learner above frozen modules reads their outputs from a cache, computed once during its
+/// first epoch on a helper thread (the sequential schedule's next module and head; the head's
+/// epochs after the simultaneous schedule, the HSIC format phase); with `cache_mib = 0` every
+/// batch runs the frozen modules instead. Both give the same run, metric for metric.
 #[test]
-fn head_epochs_on_cached_frozen_outputs_equal_the_recomputed_ones() {
+fn learners_on_cached_frozen_outputs_equal_the_recomputed_ones() {
     let dir = temp_dir("head-cache");
-    let metrics = |cache_mib: &str| {
-        let config = dir.join(format!("cache-{cache_mib}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "dataset = \"digits\"\nmethod = \"hsic\"\nepochs = 2\nhead_epochs = 4\ncache_mib = {cache_mib}\n"
-            ),
-        )
-        .unwrap();
-        let run_dir = dir.join(format!("run-{cache_mib}"));
-        let out = run(mole()
-            .args(["train", "--quiet", "--config"])
-            .arg(&config)
-            .arg("--out")
-            .arg(&run_dir));
-        assert!(out.status.success(), "{}", text(&out).1);
-        let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
-        // Every column but the wall-clock seconds.
-        csv.lines()
-            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-            .collect::<Vec<_>>()
-    };
-    let cached = metrics("2048");
-    let recomputed = metrics("0");
-    assert!(cached.iter().filter(|l| l.contains(",head,")).count() >= 4);
-    assert_eq!(cached, recomputed);
+    for (method, schedule, head_rows) in [("hsic", "simultaneous", 4), ("mole", "sequential", 4)] {
+        let metrics = |cache_mib: &str| {
+            let config = dir.join(format!("{method}-cache-{cache_mib}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "dataset = \"digits\"\nmethod = \"{method}\"\nschedule = \"{schedule}\"\nepochs = 2\nhead_epochs = 4\ncache_mib = {cache_mib}\n"
+                ),
+            )
+            .unwrap();
+            let run_dir = dir.join(format!("{method}-run-{cache_mib}"));
+            let out = run(mole()
+                .args(["train", "--quiet", "--config"])
+                .arg(&config)
+                .arg("--out")
+                .arg(&run_dir));
+            assert!(out.status.success(), "{}", text(&out).1);
+            let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+            // Every column but the wall-clock seconds.
+            csv.lines()
+                .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+                .collect::<Vec<_>>()
+        };
+        let cached = metrics("2048");
+        let recomputed = metrics("0");
+        assert!(cached.iter().filter(|l| l.contains(",head,")).count() >= head_rows);
+        assert_eq!(cached, recomputed, "{method} {schedule}");
+    }
 }
 
 /// `mole bench throughput --repeat 2` runs every configuration twice, round after round, and

@@ -2,10 +2,15 @@
 //! epoch that trains on them (the next module in the greedy schedule, the head's epochs on the
 //! frozen network).
 
+use crate::batches::features;
 use crate::evaluate::map_dataset;
+use crate::module::Stage;
 use crate::session::Session;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
 use mole_data::{Dataset, SampleShape};
 use mole_info::profile::{self, Phase};
+use mole_nn::Features;
 
 /// Module `k`'s outputs over the training set (inference mode), computed from `below` (module
 /// `k − 1`'s cached outputs) or from the raw data: the training set as the learner above module
@@ -13,18 +18,7 @@ use mole_info::profile::{self, Phase};
 /// without a separate head): the learner above then runs the frozen modules on every batch.
 pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Option<Dataset> {
     let _phase = profile::scope(Phase::Bookkeeping);
-    if s.cfg.augment.enabled() {
-        // Augmented inputs differ every epoch, so frozen outputs cannot be reused.
-        return None;
-    }
-    let shape = &s.net.output_shapes[k];
-    let bytes = s.data.train.len() * shape.iter().product::<usize>() * 4;
-    if bytes > s.cfg.cache_mib << 20 {
-        return None;
-    }
-    if k + 1 == s.net.modules.len() && s.net.head.is_none() {
-        // Nothing trains above the last module of a network without a separate head (backprop,
-        // whose one module ends in the classifier).
+    if !cacheable(s, k) {
         return None;
     }
     let plain = s.plain_device();
@@ -37,14 +31,7 @@ pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Opt
         }
         h.flat()
     });
-    let shape = match shape.as_slice() {
-        [c, h, w] => SampleShape::Image {
-            channels: *c,
-            height: *h,
-            width: *w,
-        },
-        other => SampleShape::Vector(other.iter().product()),
-    };
+    let shape = sample_shape(&s.net.output_shapes[k]);
     if width * source.len() != values.len() || width != shape.len() {
         return None; // not the module's declared output: recompute instead of caching
     }
@@ -54,4 +41,127 @@ pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Opt
         shape,
         s.data.train.num_classes,
     ))
+}
+
+/// Whether module `k`'s outputs over the training set can be kept: augmentation off (augmented
+/// inputs differ every epoch), within `cache_mib`, and a learner above it (the last module of a
+/// network without a separate head, backprop's one module, has none).
+pub fn cacheable(s: &Session<'_>, k: usize) -> bool {
+    let bytes = s.data.train.len() * s.net.output_shapes[k].iter().product::<usize>() * 4;
+    !s.cfg.augment.enabled()
+        && bytes <= s.cfg.cache_mib << 20
+        && !(k + 1 == s.net.modules.len() && s.net.head.is_none())
+}
+
+/// A module's output shape (`[c, h, w]` or flat) as the shape of a dataset's rows.
+fn sample_shape(shape: &[usize]) -> SampleShape {
+    match shape {
+        [c, h, w] => SampleShape::Image {
+            channels: *c,
+            height: *h,
+            width: *w,
+        },
+        other => SampleShape::Vector(other.iter().product()),
+    }
+}
+
+/// Trains the learner above frozen module `k` for one epoch of `batches` on module `k`'s outputs,
+/// computed on a helper thread one batch ahead of the learner (the frozen forward pass overlaps
+/// the learner's steps instead of preceding them), and returns those outputs for every training
+/// row: the cache [`frozen_outputs`] builds, value for value (a row's output does not depend on
+/// the rows beside it). `step(session, rows, inputs)` takes the learner's step on a batch.
+/// Only when [`cacheable`]`(s, k)`.
+pub fn train_on_streamed_outputs(
+    s: &mut Session<'_>,
+    k: usize,
+    below: Option<&Dataset>,
+    batches: &[Vec<usize>],
+    mut step: impl FnMut(&mut Session<'_>, &[usize], Features) -> anyhow::Result<()>,
+) -> anyhow::Result<Dataset> {
+    let data = s.data;
+    let source = below.unwrap_or(&data.train);
+    let start = if below.is_some() { k } else { 0 };
+    // Inference copies of the frozen stages for the helper thread.
+    let stages: Vec<Stage> = s.net.modules[start..=k]
+        .iter()
+        .map(|m| m.stage.valid())
+        .collect();
+    let dims = s.net.output_shapes[k].clone();
+    let shape = sample_shape(&dims);
+    let width = shape.len();
+    let n = data.train.len();
+    let plain = s.plain_device();
+    let mut values = vec![0f32; n * width];
+    let mut seen = vec![false; n];
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(2);
+        let device = plain.clone();
+        scope.spawn(move || {
+            for idx in batches {
+                let mut h = features(source, idx, &device);
+                for stage in &stages {
+                    h = stage.forward(h);
+                }
+                if tx.send(crate::batches::to_host(h.flat()).1).is_err() {
+                    break; // the learner stopped
+                }
+            }
+        });
+        for idx in batches {
+            let rows = {
+                let _phase = profile::scope(Phase::Data);
+                rx.recv()
+                    .map_err(|_| anyhow::anyhow!("the frozen modules' forward pass stopped"))?
+            };
+            if rows.len() != idx.len() * width {
+                anyhow::bail!(
+                    "module {} gave {} values for {} rows of width {width}",
+                    k + 1,
+                    rows.len(),
+                    idx.len()
+                );
+            }
+            for (r, &i) in idx.iter().enumerate() {
+                values[i * width..(i + 1) * width]
+                    .copy_from_slice(&rows[r * width..(r + 1) * width]);
+                seen[i] = true;
+            }
+            let x = rows_as_features(rows, idx.len(), &dims, &plain);
+            step(s, idx, x)?;
+        }
+        Ok(())
+    })?;
+    // Rows no batch visited (an epoch leaves out a last batch of one row).
+    let missing: Vec<usize> = (0..n).filter(|&i| !seen[i]).collect();
+    if !missing.is_empty() {
+        let _phase = profile::scope(Phase::Bookkeeping);
+        let mut h = features(source, &missing, &plain);
+        for m in &s.net.modules[start..=k] {
+            h = m.forward(h);
+        }
+        let rows = crate::batches::to_host(h.flat()).1;
+        for (r, &i) in missing.iter().enumerate() {
+            values[i * width..(i + 1) * width].copy_from_slice(&rows[r * width..(r + 1) * width]);
+        }
+    }
+    Ok(Dataset::new(
+        values,
+        data.train.labels.clone(),
+        shape,
+        data.train.num_classes,
+    ))
+}
+
+/// `n` rows of a module's output (`dims`: `[c, h, w]` or flat) as a batch.
+fn rows_as_features(values: Vec<f32>, n: usize, dims: &[usize], device: &Device) -> Features {
+    match dims {
+        [c, h, w] => Features::Grid(Tensor::from_data(
+            TensorData::new(values, [n, *c, *h, *w]),
+            device,
+        )),
+        other => {
+            let d = other.iter().product();
+            Features::Flat(Tensor::from_data(TensorData::new(values, [n, d]), device))
+        }
+    }
 }

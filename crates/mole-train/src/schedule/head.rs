@@ -1,14 +1,17 @@
 //! The head's extra epochs on the frozen modules (the HSIC "format" phase), shared by the
 //! schedules that train every module at once.
 
-use super::frozen::frozen_outputs;
+use super::frozen::{cacheable, train_on_streamed_outputs};
 use crate::batches::{epoch_batches, features};
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
 use mole_info::profile::{self, Phase};
+use mole_nn::Features;
 
-/// Trains the head `head_epochs` more epochs on the outputs of the frozen modules, computed once
-/// for all these epochs when they can be cached ([`frozen_outputs`]), else on every batch.
+/// Trains the head `head_epochs` more epochs on the outputs of the frozen modules: the first
+/// epoch this process runs computes them on a helper thread as it goes and keeps them for the
+/// others ([`train_on_streamed_outputs`]) when they can be cached, else every batch runs the
+/// frozen modules.
 pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
     let cfg = s.cfg;
     if s.net.head.is_none() || cfg.head_epochs == 0 {
@@ -16,8 +19,8 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
     }
     let n = s.data.train.len();
     let modules = s.net.modules.len();
-    // Computed at the first epoch this process runs (after a resume: the first one left).
-    let mut cache: Option<Option<Dataset>> = None;
+    let mut cache: Option<Dataset> = None;
+    let mut first = true;
     for epoch in 1..=cfg.head_epochs {
         let batches = epoch_batches(n, cfg.batch_size, cfg.seed + 7, epoch);
         if !s.begin_epoch("head", epoch, cfg.head_epochs, batches.len()) {
@@ -28,29 +31,40 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
             .as_mut()
             .expect("head")
             .begin_epoch(epoch, cfg.head_epochs);
-        let cached = cache.get_or_insert_with(|| {
-            modules
-                .checked_sub(1)
-                .and_then(|k| frozen_outputs(s, k, None))
-        });
-        for idx in &batches {
-            crate::stop::check()?;
-            let x = match cached {
-                Some(c) => {
-                    let _phase = profile::scope(Phase::Data);
-                    features(c, idx, &s.plain_device())
+        let last = modules.checked_sub(1);
+        match last.filter(|&k| std::mem::take(&mut first) && cacheable(s, k)) {
+            Some(k) => {
+                let outputs = train_on_streamed_outputs(s, k, None, &batches, head_step)?;
+                cache = Some(outputs);
+            }
+            None => {
+                for idx in &batches {
+                    let x = match &cache {
+                        Some(c) => {
+                            let _phase = profile::scope(Phase::Data);
+                            features(c, idx, &s.plain_device())
+                        }
+                        None => {
+                            let x = s.input(idx);
+                            let _phase = profile::scope(Phase::Forward);
+                            s.net.forward_to(x, modules)
+                        }
+                    };
+                    head_step(s, idx, x)?;
                 }
-                None => {
-                    let x = s.input(idx);
-                    let _phase = profile::scope(Phase::Forward);
-                    s.net.forward_to(x, modules)
-                }
-            };
-            let target = s.target(idx);
-            let (_, diag) = s.net.head.as_mut().expect("head").step(x, &target)?;
-            s.record_loss(modules, diag["loss"]);
+            }
         }
         s.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
     }
+    Ok(())
+}
+
+/// One step of the head on the batch of training rows `idx` with inputs `x`.
+fn head_step(s: &mut Session<'_>, idx: &[usize], x: Features) -> anyhow::Result<()> {
+    crate::stop::check()?;
+    let target = s.target(idx);
+    let (_, diag) = s.net.head.as_mut().expect("head").step(x, &target)?;
+    let modules = s.net.modules.len();
+    s.record_loss(modules, diag["loss"]);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Greedy layer-wise training: each module to the end of its epochs, then frozen.
 
 use super::Schedule;
-use super::frozen::frozen_outputs;
+use super::frozen::{cacheable, frozen_outputs, train_on_streamed_outputs};
 use crate::batches::{epoch_batches, features};
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
@@ -10,8 +10,9 @@ use mole_nn::Features;
 
 /// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
 /// `head_epochs`. A frozen module's outputs over the training set are computed once and cached
-/// when they fit in `cache_mib` (and augmentation is off); otherwise the frozen modules are re-run
-/// on every batch.
+/// when they fit in `cache_mib` (and augmentation is off) — during the next learner's first
+/// epoch, on a helper thread one batch ahead of it; otherwise the frozen modules are re-run on
+/// every batch.
 pub struct SequentialSchedule;
 
 impl SequentialSchedule {
@@ -30,6 +31,18 @@ impl SequentialSchedule {
     }
 }
 
+/// One step of learner `k` on the batch of training rows `idx` with inputs `x`.
+fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> anyhow::Result<()> {
+    crate::stop::check()?;
+    let target = s.target(idx);
+    let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
+    if k == 0 {
+        s.samples_seen += idx.len() as u64;
+    }
+    s.record_loss(k, diag["loss"]);
+    Ok(())
+}
+
 impl Schedule for SequentialSchedule {
     fn name(&self) -> &'static str {
         "sequential"
@@ -39,7 +52,11 @@ impl Schedule for SequentialSchedule {
         let cfg = s.cfg;
         let n = s.data.train.len();
         let modules = s.net.modules.len();
+        // The outputs of the last frozen module, which the learner in training reads.
         let mut cache: Option<Dataset> = None;
+        // A module just frozen whose outputs the next learner's first epoch computes as it goes
+        // (`cache` still holds the outputs below it).
+        let mut pending: Option<usize> = None;
         // After a resume, the modules below the one in training were frozen in the earlier
         // process: their cached outputs are computed again, once, before its first epoch here.
         let mut stale = false;
@@ -57,18 +74,28 @@ impl Schedule for SequentialSchedule {
                     continue;
                 }
                 if std::mem::take(&mut stale) && k > 0 {
+                    pending = None;
                     cache = frozen_outputs(s, k - 1, None);
                 }
                 s.net.learner_mut(k).begin_epoch(epoch, epochs);
-                for idx in &batches {
-                    crate::stop::check()?;
-                    let x = Self::input(s, k, cache.as_ref(), idx);
-                    let target = s.target(idx);
-                    let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
-                    if k == 0 {
-                        s.samples_seen += idx.len() as u64;
+                match pending.take() {
+                    Some(frozen) => {
+                        let outputs = train_on_streamed_outputs(
+                            s,
+                            frozen,
+                            cache.as_ref(),
+                            &batches,
+                            |s, idx, x| learner_step(s, k, idx, x),
+                        )?;
+                        cache = Some(outputs);
                     }
-                    s.record_loss(k, diag["loss"]);
+                    None => {
+                        for idx in &batches {
+                            crate::stop::check()?;
+                            let x = Self::input(s, k, cache.as_ref(), idx);
+                            learner_step(s, k, idx, x)?;
+                        }
+                    }
                 }
                 s.end_epoch(
                     if is_head {
@@ -80,10 +107,18 @@ impl Schedule for SequentialSchedule {
                     epochs,
                 )?;
             }
+            if let Some(frozen) = pending.take() {
+                // This learner ran no epoch here: the outputs below it, now.
+                cache = frozen_outputs(s, frozen, cache.as_ref());
+            }
             if !is_head {
                 s.net.modules[k].freeze(cfg);
                 if !stale {
-                    cache = frozen_outputs(s, k, cache.as_ref());
+                    if cacheable(s, k) {
+                        pending = Some(k);
+                    } else {
+                        cache = None;
+                    }
                 }
             }
         }
