@@ -43,6 +43,27 @@ pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Opt
     ))
 }
 
+/// Learner `k`'s inputs for the training rows `idx`: read from `cache` (module `k − 1`'s
+/// outputs) or computed by running the frozen modules `0..k` on the rows.
+pub fn learner_input(
+    s: &Session<'_>,
+    k: usize,
+    cache: Option<&Dataset>,
+    idx: &[usize],
+) -> Features {
+    match cache {
+        Some(c) => {
+            let _phase = profile::scope(Phase::Data);
+            features(c, idx, &s.plain_device())
+        }
+        None => {
+            let x = s.input(idx);
+            let _phase = profile::scope(Phase::Forward);
+            s.net.forward_to(x, k)
+        }
+    }
+}
+
 /// Whether module `k`'s outputs over the training set can be kept: augmentation off (augmented
 /// inputs differ every epoch), within `cache_mib`, and a learner above it (the last module of a
 /// network without a separate head, backprop's one module, has none).

@@ -1,11 +1,10 @@
 //! The head's extra epochs on the frozen modules (the HSIC "format" phase), shared by the
 //! schedules that train every module at once.
 
-use super::frozen::{cacheable, train_on_streamed_outputs};
-use crate::batches::{epoch_batches, features};
+use super::frozen::{cacheable, learner_input, train_on_streamed_outputs};
+use crate::batches::epoch_batches;
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
-use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
 /// Trains the head `head_epochs` more epochs on the outputs of the frozen modules: the first
@@ -39,17 +38,7 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
             }
             None => {
                 for idx in &batches {
-                    let x = match &cache {
-                        Some(c) => {
-                            let _phase = profile::scope(Phase::Data);
-                            features(c, idx, &s.plain_device())
-                        }
-                        None => {
-                            let x = s.input(idx);
-                            let _phase = profile::scope(Phase::Forward);
-                            s.net.forward_to(x, modules)
-                        }
-                    };
+                    let x = learner_input(s, modules, cache.as_ref(), idx);
                     head_step(s, idx, x)?;
                 }
             }

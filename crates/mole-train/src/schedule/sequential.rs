@@ -1,11 +1,10 @@
 //! Greedy layer-wise training: each module to the end of its epochs, then frozen.
 
 use super::Schedule;
-use super::frozen::{cacheable, frozen_outputs, train_on_streamed_outputs};
-use crate::batches::{epoch_batches, features};
+use super::frozen::{cacheable, frozen_outputs, learner_input, train_on_streamed_outputs};
+use crate::batches::epoch_batches;
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
-use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
 /// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
@@ -14,22 +13,6 @@ use mole_nn::Features;
 /// epoch, on a helper thread one batch ahead of it; otherwise the frozen modules are re-run on
 /// every batch.
 pub struct SequentialSchedule;
-
-impl SequentialSchedule {
-    fn input(s: &Session<'_>, k: usize, cache: Option<&Dataset>, idx: &[usize]) -> Features {
-        match cache {
-            Some(c) => {
-                let _phase = profile::scope(Phase::Data);
-                features(c, idx, &s.plain_device())
-            }
-            None => {
-                let x = s.input(idx);
-                let _phase = profile::scope(Phase::Forward);
-                s.net.forward_to(x, k)
-            }
-        }
-    }
-}
 
 /// One step of learner `k` on the batch of training rows `idx` with inputs `x`.
 fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> anyhow::Result<()> {
@@ -92,7 +75,7 @@ impl Schedule for SequentialSchedule {
                     None => {
                         for idx in &batches {
                             crate::stop::check()?;
-                            let x = Self::input(s, k, cache.as_ref(), idx);
+                            let x = learner_input(s, k, cache.as_ref(), idx);
                             learner_step(s, k, idx, x)?;
                         }
                     }
