@@ -19,7 +19,9 @@ use burn::tensor::{Tensor, TensorData};
 use faer::Mat;
 
 use crate::eigen::{scalar, to_host};
-use crate::kernel::{GaussianKernel, KernelWidth, inner_products_host, pairwise_sq_distances_host};
+use crate::kernel::{
+    GaussianKernel, KernelWidth, inner_products_host, pairwise_sq_distances_host, squared_distance,
+};
 
 /// A Gram matrix on the host, with the samples it was built from.
 #[derive(Clone, Debug)]
@@ -112,7 +114,7 @@ impl GaussianKernel {
         let sigma = if matches!(self.width, KernelWidth::Median | KernelWidth::Knn(_)) {
             // The width rule reads the distances: build them, then exponentiate.
             let sq = pairwise_sq_distances_host(x);
-            let sigma = self.width.resolve_host(x, || sq.clone());
+            let sigma = self.width.resolve_host(x, || sq.as_slice());
             let scale = -1.0 / (2.0 * sigma * sigma);
             for j in 0..m {
                 let column = column_mut(&mut k, j);
@@ -122,7 +124,7 @@ impl GaussianKernel {
         } else {
             // Straight from the inner products, the lower triangle column by column (row j of
             // x xᵀ is contiguous), then mirrored: exactly symmetric.
-            let sigma = self.width.resolve_host(x, Vec::new);
+            let sigma = self.width.resolve_host(x, Vec::<f64>::new);
             let scale = -1.0 / (2.0 * sigma * sigma);
             let inner = inner_products_host(x);
             let norm = |i: usize| f64::from(inner[i * m + i]);
@@ -130,8 +132,7 @@ impl GaussianKernel {
             for j in 0..m {
                 let (nj, row) = (norm(j), &inner[j * m..(j + 1) * m]);
                 for (i, (d, &p)) in d.iter_mut().zip(row).enumerate().skip(j + 1) {
-                    let v = norm(i) + nj - 2.0 * f64::from(p);
-                    *d = if v < 0.0 { 0.0 } else { v }; // NaN stays NaN
+                    *d = squared_distance(norm(i), nj, p);
                 }
                 let column = column_mut(&mut k, j);
                 crate::exp::scaled_exp_into(&d[j + 1..], scale, &mut column[j + 1..]);

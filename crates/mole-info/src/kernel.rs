@@ -39,7 +39,6 @@ pub fn pairwise_sq_distances(x: Tensor<2>) -> Tensor<2> {
     d.clamp_min(0.0).mask_fill(diagonal, 0.0)
 }
 
-/// Identity matrix with the shape, device and dtype of the square matrix `k`.
 /// [`pairwise_sq_distances`] of the rows of `x` (a tensor without autodiff) on the host, in
 /// f64, row-major and symmetric: `x xᵀ` by one matrix product (burn's, on all cores), then
 /// `‖x_i‖² + ‖x_j‖² − 2 x_iᵀ x_j` (clamped at 0, diagonal 0) in one pass, with `‖x_i‖²` read
@@ -53,13 +52,19 @@ pub fn pairwise_sq_distances_host(x: &Tensor<2>) -> Vec<f64> {
     for i in 0..m {
         let products = &inner[i * m..i * m + i];
         for (j, &p) in products.iter().enumerate() {
-            let d = norms[i] + norms[j] - 2.0 * f64::from(p);
-            let d = if d < 0.0 { 0.0 } else { d }; // NaN stays NaN (a failed step is refused)
+            let d = squared_distance(norms[i], norms[j], p);
             out[i * m + j] = d;
             out[j * m + i] = d;
         }
     }
     out
+}
+
+/// `‖x_i − x_j‖² = ‖x_i‖² + ‖x_j‖² − 2 x_iᵀ x_j` from the norms and the inner product, clamped
+/// at 0 (round-off); NaN stays NaN, so that a failed step is still refused.
+pub(crate) fn squared_distance(norm_i: f64, norm_j: f64, product: f32) -> f64 {
+    let d = norm_i + norm_j - 2.0 * f64::from(product);
+    if d < 0.0 { 0.0 } else { d }
 }
 
 /// `x xᵀ` (row-major, f32) of the rows of `x` (a tensor without autodiff): one matrix product
@@ -72,6 +77,7 @@ pub fn inner_products_host(x: &Tensor<2>) -> Vec<f32> {
     }
 }
 
+/// Identity matrix with the shape, device and dtype of the square matrix `k`.
 pub(crate) fn eye_like(k: &Tensor<2>) -> Tensor<2> {
     let [m, _] = k.dims();
     let device = k.device();
@@ -209,7 +215,11 @@ impl KernelWidth {
 
     /// [`KernelWidth::resolve`] with the squared distances on the host: `sq_dists()` gives them
     /// row-major (`m × m`), called only by the rules that read them.
-    pub fn resolve_host(&self, x: &Tensor<2>, sq_dists: impl FnOnce() -> Vec<f64>) -> f64 {
+    pub fn resolve_host<D: AsRef<[f64]>>(
+        &self,
+        x: &Tensor<2>,
+        sq_dists: impl FnOnce() -> D,
+    ) -> f64 {
         let [m, d] = x.dims();
         match *self {
             KernelWidth::Fixed(sigma) => sigma,
@@ -218,8 +228,8 @@ impl KernelWidth {
                 let values = tensor_to_vec_f64(x);
                 silverman_sigma(&values, m, d)
             }
-            KernelWidth::Median => median_sigma(&sq_dists(), m),
-            KernelWidth::Knn(k) => knn_sigma(&sq_dists(), m, k),
+            KernelWidth::Median => median_sigma(sq_dists().as_ref(), m),
+            KernelWidth::Knn(k) => knn_sigma(sq_dists().as_ref(), m, k),
         }
     }
 }

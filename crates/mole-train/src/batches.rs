@@ -12,17 +12,27 @@ pub fn features(data: &Dataset, indices: &[usize], device: &Device) -> Features 
     for &i in indices {
         v.extend_from_slice(data.sample(i));
     }
-    let n = indices.len();
-    match data.shape {
+    rows_to_features(v, indices.len(), &data.shape, device)
+}
+
+/// `n` rows of shape `shape`, row-major in `values`, as a tensor batch: `Flat [n, d]` for
+/// vectors, `Grid [n, c, h, w]` for images.
+pub fn rows_to_features(
+    values: Vec<f32>,
+    n: usize,
+    shape: &SampleShape,
+    device: &Device,
+) -> Features {
+    match *shape {
         SampleShape::Vector(d) => {
-            Features::Flat(Tensor::from_data(TensorData::new(v, [n, d]), device))
+            Features::Flat(Tensor::from_data(TensorData::new(values, [n, d]), device))
         }
         SampleShape::Image {
             channels,
             height,
             width,
         } => Features::Grid(Tensor::from_data(
-            TensorData::new(v, [n, channels, height, width]),
+            TensorData::new(values, [n, channels, height, width]),
             device,
         )),
     }

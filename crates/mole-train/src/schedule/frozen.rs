@@ -2,12 +2,11 @@
 //! epoch that trains on them (the next module in the greedy schedule, the head's epochs on the
 //! frozen network).
 
-use crate::batches::features;
+use crate::batches::{features, rows_to_features};
 use crate::evaluate::map_dataset;
 use crate::module::Stage;
 use crate::session::Session;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
 use mole_data::{Dataset, SampleShape};
 use mole_info::profile::{self, Phase};
 use mole_nn::Features;
@@ -23,14 +22,8 @@ pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Opt
     }
     let plain = s.plain_device();
     let source = below.unwrap_or(&s.data.train);
-    let start = if below.is_some() { k } else { 0 };
-    let (values, width) = map_dataset(source, &plain, |x| {
-        let mut h = x;
-        for m in &s.net.modules[start..=k] {
-            h = m.forward(h);
-        }
-        h.flat()
-    });
+    let stages = frozen_stages(s, k, below.is_some());
+    let (values, width) = map_dataset(source, &plain, |x| forward(&stages, x).flat());
     let shape = sample_shape(&s.net.output_shapes[k]);
     if width * source.len() != values.len() || width != shape.len() {
         return None; // not the module's declared output: recompute instead of caching
@@ -101,14 +94,8 @@ pub fn train_on_streamed_outputs(
 ) -> anyhow::Result<Dataset> {
     let data = s.data;
     let source = below.unwrap_or(&data.train);
-    let start = if below.is_some() { k } else { 0 };
-    // Inference copies of the frozen stages for the helper thread.
-    let stages: Vec<Stage> = s.net.modules[start..=k]
-        .iter()
-        .map(|m| m.stage.valid())
-        .collect();
-    let dims = s.net.output_shapes[k].clone();
-    let shape = sample_shape(&dims);
+    let stages = frozen_stages(s, k, below.is_some());
+    let shape = sample_shape(&s.net.output_shapes[k]);
     let width = shape.len();
     let n = data.train.len();
     let plain = s.plain_device();
@@ -116,13 +103,10 @@ pub fn train_on_streamed_outputs(
     let mut seen = vec![false; n];
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(2);
-        let device = plain.clone();
+        let (device, stages) = (plain.clone(), &stages);
         scope.spawn(move || {
             for idx in batches {
-                let mut h = features(source, idx, &device);
-                for stage in &stages {
-                    h = stage.forward(h);
-                }
+                let h = forward(stages, features(source, idx, &device));
                 if tx.send(crate::batches::to_host(h.flat()).1).is_err() {
                     break; // the learner stopped
                 }
@@ -142,12 +126,11 @@ pub fn train_on_streamed_outputs(
                     idx.len()
                 );
             }
-            for (r, &i) in idx.iter().enumerate() {
-                values[i * width..(i + 1) * width]
-                    .copy_from_slice(&rows[r * width..(r + 1) * width]);
+            scatter_rows(&mut values, &rows, idx, width);
+            for &i in idx {
                 seen[i] = true;
             }
-            let x = rows_as_features(rows, idx.len(), &dims, &plain);
+            let x = rows_to_features(rows, idx.len(), &shape, &plain);
             step(s, idx, x)?;
         }
         Ok(())
@@ -156,14 +139,13 @@ pub fn train_on_streamed_outputs(
     let missing: Vec<usize> = (0..n).filter(|&i| !seen[i]).collect();
     if !missing.is_empty() {
         let _phase = profile::scope(Phase::Bookkeeping);
-        let mut h = features(source, &missing, &plain);
-        for m in &s.net.modules[start..=k] {
-            h = m.forward(h);
-        }
-        let rows = crate::batches::to_host(h.flat()).1;
-        for (r, &i) in missing.iter().enumerate() {
-            values[i * width..(i + 1) * width].copy_from_slice(&rows[r * width..(r + 1) * width]);
-        }
+        let h = forward(&stages, features(source, &missing, &plain));
+        scatter_rows(
+            &mut values,
+            &crate::batches::to_host(h.flat()).1,
+            &missing,
+            width,
+        );
     }
     Ok(Dataset::new(
         values,
@@ -173,16 +155,27 @@ pub fn train_on_streamed_outputs(
     ))
 }
 
-/// `n` rows of a module's output (`dims`: `[c, h, w]` or flat) as a batch.
-fn rows_as_features(values: Vec<f32>, n: usize, dims: &[usize], device: &Device) -> Features {
-    match dims {
-        [c, h, w] => Features::Grid(Tensor::from_data(
-            TensorData::new(values, [n, *c, *h, *w]),
-            device,
-        )),
-        other => {
-            let d = other.iter().product();
-            Features::Flat(Tensor::from_data(TensorData::new(values, [n, d]), device))
-        }
+/// Inference copies of the frozen stages that turn the rows a learner above module `k` reads
+/// into module `k`'s outputs: module `k` alone when the rows are module `k − 1`'s cached outputs
+/// (`from_cache`), else modules `0..=k` from the raw data (as [`crate::module::LocalModule::forward`]).
+fn frozen_stages(s: &Session<'_>, k: usize, from_cache: bool) -> Vec<Stage> {
+    let start = if from_cache { k } else { 0 };
+    s.net.modules[start..=k]
+        .iter()
+        .map(|m| m.stage.valid())
+        .collect()
+}
+
+/// `x` through the inference `stages` in order.
+fn forward(stages: &[Stage], x: Features) -> Features {
+    stages
+        .iter()
+        .fold(x.without_autodiff(), |h, stage| stage.forward(h))
+}
+
+/// Row `r` of `rows` (`width` values each) into row `idx[r]` of `values`.
+fn scatter_rows(values: &mut [f32], rows: &[f32], idx: &[usize], width: usize) {
+    for (row, &i) in rows.chunks_exact(width).zip(idx) {
+        values[i * width..(i + 1) * width].copy_from_slice(row);
     }
 }

@@ -2,10 +2,10 @@
 //! schedules that train every module at once.
 
 use super::frozen::{cacheable, learner_input, train_on_streamed_outputs};
+use super::learner_step;
 use crate::batches::epoch_batches;
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
-use mole_nn::Features;
 
 /// Trains the head `head_epochs` more epochs on the outputs of the frozen modules: the first
 /// epoch this process runs computes them on a helper thread as it goes and keeps them for the
@@ -18,8 +18,8 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
     }
     let n = s.data.train.len();
     let modules = s.net.modules.len();
+    // Set by the first epoch this process runs when the outputs can be cached.
     let mut cache: Option<Dataset> = None;
-    let mut first = true;
     for epoch in 1..=cfg.head_epochs {
         let batches = epoch_batches(n, cfg.batch_size, cfg.seed + 7, epoch);
         if !s.begin_epoch("head", epoch, cfg.head_epochs, batches.len()) {
@@ -30,13 +30,13 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
             .as_mut()
             .expect("head")
             .begin_epoch(epoch, cfg.head_epochs);
-        let last = modules.checked_sub(1);
-        match last.filter(|&k| std::mem::take(&mut first) && cacheable(s, k)) {
-            Some(k) => {
+        let head_step = |s: &mut Session<'_>, idx: &[usize], x| learner_step(s, modules, idx, x);
+        match modules.checked_sub(1) {
+            Some(k) if cache.is_none() && cacheable(s, k) => {
                 let outputs = train_on_streamed_outputs(s, k, None, &batches, head_step)?;
                 cache = Some(outputs);
             }
-            None => {
+            _ => {
                 for idx in &batches {
                     let x = learner_input(s, modules, cache.as_ref(), idx);
                     head_step(s, idx, x)?;
@@ -45,15 +45,5 @@ pub fn train_head_on_frozen(s: &mut Session<'_>) -> anyhow::Result<()> {
         }
         s.end_epoch(Trained::Head, epoch, cfg.head_epochs)?;
     }
-    Ok(())
-}
-
-/// One step of the head on the batch of training rows `idx` with inputs `x`.
-fn head_step(s: &mut Session<'_>, idx: &[usize], x: Features) -> anyhow::Result<()> {
-    crate::stop::check()?;
-    let target = s.target(idx);
-    let (_, diag) = s.net.head.as_mut().expect("head").step(x, &target)?;
-    let modules = s.net.modules.len();
-    s.record_loss(modules, diag["loss"]);
     Ok(())
 }

@@ -20,6 +20,7 @@ pub use sequential::SequentialSchedule;
 pub use simultaneous::SimultaneousSchedule;
 
 use crate::session::Session;
+use mole_nn::Features;
 
 /// The order of local steps.
 pub trait Schedule {
@@ -27,4 +28,17 @@ pub trait Schedule {
     fn name(&self) -> &'static str;
     /// Trains the session's network.
     fn run(&self, session: &mut Session<'_>) -> anyhow::Result<()>;
+}
+
+/// One step of learner `k` (module `k`, or the head when `k` is the number of modules) on the
+/// batch of training rows `idx` with inputs `x`, its loss recorded.
+fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> anyhow::Result<()> {
+    crate::stop::check()?;
+    let target = s.target(idx);
+    let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
+    if k == 0 {
+        s.samples_seen += idx.len() as u64;
+    }
+    s.record_loss(k, diag["loss"]);
+    Ok(())
 }

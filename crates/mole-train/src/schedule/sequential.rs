@@ -1,11 +1,10 @@
 //! Greedy layer-wise training: each module to the end of its epochs, then frozen.
 
-use super::Schedule;
 use super::frozen::{cacheable, frozen_outputs, learner_input, train_on_streamed_outputs};
+use super::{Schedule, learner_step};
 use crate::batches::epoch_batches;
 use crate::session::{Session, Trained};
 use mole_data::Dataset;
-use mole_nn::Features;
 
 /// Module 1 for `epochs`, frozen; module 2 on module 1's outputs; …; then the head for
 /// `head_epochs`. A frozen module's outputs over the training set are computed once and cached
@@ -13,18 +12,6 @@ use mole_nn::Features;
 /// epoch, on a helper thread one batch ahead of it; otherwise the frozen modules are re-run on
 /// every batch.
 pub struct SequentialSchedule;
-
-/// One step of learner `k` on the batch of training rows `idx` with inputs `x`.
-fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> anyhow::Result<()> {
-    crate::stop::check()?;
-    let target = s.target(idx);
-    let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
-    if k == 0 {
-        s.samples_seen += idx.len() as u64;
-    }
-    s.record_loss(k, diag["loss"]);
-    Ok(())
-}
 
 impl Schedule for SequentialSchedule {
     fn name(&self) -> &'static str {
