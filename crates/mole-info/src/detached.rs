@@ -19,6 +19,7 @@ use burn::tensor::{Tensor, TensorData};
 use faer::Mat;
 
 use crate::eigen::{scalar, to_host};
+use crate::host::{column_mut, mirror_lower};
 use crate::kernel::{
     GaussianKernel, KernelWidth, inner_products_host, pairwise_sq_distances_host, squared_distance,
 };
@@ -144,30 +145,6 @@ impl GaussianKernel {
             k[(j, j)] = 1.0;
         }
         (k, sigma)
-    }
-}
-
-/// Column `j` of an owned matrix as a slice.
-fn column_mut(k: &mut Mat<f64>, j: usize) -> &mut [f64] {
-    k.col_mut(j)
-        .try_as_col_major_mut()
-        .expect("an owned matrix has contiguous columns")
-        .as_slice_mut()
-}
-
-/// Copies the strict lower triangle of a square matrix onto its upper triangle, tile by tile
-/// (both tiles stay in cache).
-fn mirror_lower(k: &mut Mat<f64>) {
-    const TILE: usize = 32;
-    let m = k.nrows();
-    for jb in (0..m).step_by(TILE) {
-        for ib in (jb..m).step_by(TILE) {
-            for j in jb..(jb + TILE).min(m) {
-                for i in ib.max(j + 1)..(ib + TILE).min(m) {
-                    k[(j, i)] = k[(i, j)];
-                }
-            }
-        }
     }
 }
 

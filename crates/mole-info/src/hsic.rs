@@ -6,6 +6,7 @@ use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, Side};
 
 use crate::eigen::{to_host, with_surrogate_gradient};
+use crate::host::{column, column_mut, matmul_f32, symmetric_part_f64, symmetrize_scaled, to_f32};
 
 /// Default regulariser of [`nhsic`]: `R = K̄ (K̄ + ε m I)^{-1}` with ε = 1e-5, as in the HSIC
 /// bottleneck reference code (`hsic_normalized_cca`).
@@ -62,29 +63,34 @@ pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
     (kxc * ky).sum().div_scalar(((m - 1) * (m - 1)) as f64)
 }
 
-/// Host (f64) centring matching [`center`].
+/// Host (f64) centring matching [`center`], column slice by column slice.
 pub fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
     let (m, n) = (k.nrows(), k.ncols());
-    // Row sums column by column (faer is column-major).
     let mut row_means = vec![0.0; m];
-    for j in 0..n {
-        for (r, v) in row_means.iter_mut().zip(k.col(j).iter()) {
+    let mut col_means = vec![0.0; n];
+    for (j, mean) in col_means.iter_mut().enumerate() {
+        let col = column(k, j);
+        for (r, v) in row_means.iter_mut().zip(col) {
             *r += v;
         }
+        *mean = col.iter().sum::<f64>() / m as f64;
     }
     for r in &mut row_means {
         *r /= n as f64;
     }
-    match centering {
-        Centering::Right => Mat::from_fn(m, n, |i, j| k[(i, j)] - row_means[i]),
-        Centering::Both => {
-            let col_means: Vec<f64> = (0..n)
-                .map(|j| k.col(j).iter().sum::<f64>() / m as f64)
-                .collect();
-            let grand = row_means.iter().sum::<f64>() / m as f64;
-            Mat::from_fn(m, n, |i, j| k[(i, j)] - row_means[i] - col_means[j] + grand)
+    let grand = row_means.iter().sum::<f64>() / m as f64;
+    let mut out = Mat::<f64>::zeros(m, n);
+    for (j, &cj) in col_means.iter().enumerate() {
+        let rows = column_mut(&mut out, j)
+            .iter_mut()
+            .zip(column(k, j))
+            .zip(&row_means);
+        match centering {
+            Centering::Right => rows.for_each(|((o, v), r)| *o = v - r),
+            Centering::Both => rows.for_each(|((o, v), r)| *o = v - r - cj + grand),
         }
     }
+    out
 }
 
 /// Normalised HSIC as used to train the HSIC bottleneck:
@@ -214,6 +220,8 @@ pub fn nhsic_host(
 #[derive(Clone, Debug)]
 pub struct NhsicFactor {
     r: Mat<f64>,
+    /// `R_Y` in f32 for the gradient's products (symmetric: row- and column-major alike).
+    r32: Vec<f32>,
     trace: f64,
     epsilon: f64,
 }
@@ -225,6 +233,7 @@ pub struct NhsicFactor {
 pub struct ShiftedGram {
     llt: faer::linalg::solvers::Llt<f64>,
     inverse: std::cell::OnceCell<Mat<f64>>,
+    inverse32: std::cell::OnceCell<Vec<f32>>,
     c: f64,
 }
 
@@ -253,6 +262,7 @@ impl ShiftedGram {
         Some(ShiftedGram {
             llt,
             inverse: std::cell::OnceCell::new(),
+            inverse32: std::cell::OnceCell::new(),
             c,
         })
     }
@@ -265,10 +275,15 @@ impl ShiftedGram {
     /// `M^{-1}` (symmetrised), computed at the first call.
     pub fn inverse(&self) -> &Mat<f64> {
         self.inverse.get_or_init(|| {
-            let inv = self.llt.inverse();
-            let m = inv.nrows();
-            Mat::from_fn(m, m, |i, j| 0.5 * (inv[(i, j)] + inv[(j, i)]))
+            let mut inv = self.llt.inverse();
+            symmetrize_scaled(&mut inv, 1.0);
+            inv
         })
+    }
+
+    /// [`ShiftedGram::inverse`] in f32, column-major, for the gradient's products.
+    fn inverse_f32(&self) -> &[f32] {
+        self.inverse32.get_or_init(|| to_f32(self.inverse()))
     }
 
     /// `nHSIC(K, K_Y)` from `K_Y`'s [`NhsicFactor`] and, when `with_grad`, `c M^{-1} R_Y M^{-1}`
@@ -294,12 +309,12 @@ impl ShiftedGram {
             .sum();
         let value = y.trace - c * inner;
         let grad = with_grad.then(|| {
-            // Two m³ products in f32 (a gradient; M^{-1} and R_Y stay in f64 for the value).
-            let single = |a: &Mat<f64>| Mat::<f32>::from_fn(m, m, |i, j| a[(i, j)] as f32);
-            let minv32 = single(minv);
-            let b32 = &minv32 * single(&y.r) * &minv32;
-            let b = Mat::<f64>::from_fn(m, m, |i, j| f64::from(b32[(i, j)]));
-            Mat::from_fn(m, m, |i, j| 0.5 * c * (b[(i, j)] + b[(j, i)]))
+            // Two m³ products in f32 on the pool's threads (a gradient; M^{-1} and R_Y stay in
+            // f64 for the value), then the symmetric part, scaled by c, in f64.
+            let minv32 = self.inverse_f32();
+            let p = matmul_f32(minv32, &y.r32, m, m, m);
+            let b = matmul_f32(&p, minv32, m, m, m);
+            symmetric_part_f64(&b, m, c)
         });
         (value, grad)
     }
@@ -427,7 +442,13 @@ impl NhsicFactor {
         let inv = shifted.inverse();
         let r = Mat::from_fn(m, m, |i, j| f64::from(u8::from(i == j)) - c * inv[(i, j)]);
         let trace = (0..m).map(|i| r[(i, i)]).sum();
-        Some(NhsicFactor { r, trace, epsilon })
+        let r32 = to_f32(&r);
+        Some(NhsicFactor {
+            r,
+            r32,
+            trace,
+            epsilon,
+        })
     }
 
     /// The batch size `m` it was computed for.

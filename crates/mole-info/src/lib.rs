@@ -25,6 +25,7 @@
 pub mod detached;
 pub mod eigen;
 pub mod exp;
+mod host;
 pub mod hsic;
 pub mod kernel;
 pub mod mutual_information;

@@ -331,7 +331,13 @@ pub(crate) fn combine(terms: &[(f64, &Option<Mat<f64>>)]) -> Option<Mat<f64>> {
         }
         let g = g.as_ref()?;
         match out.as_mut() {
-            None => out = Some(Mat::from_fn(g.nrows(), g.ncols(), |i, j| w * g[(i, j)])),
+            None => {
+                let mut acc = g.clone();
+                for j in 0..acc.ncols() {
+                    acc.col_mut(j).iter_mut().for_each(|a| *a *= w);
+                }
+                out = Some(acc);
+            }
             Some(acc) => {
                 for j in 0..g.ncols() {
                     for (a, b) in acc.col_mut(j).iter_mut().zip(g.col(j).iter()) {

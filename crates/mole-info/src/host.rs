@@ -1,0 +1,167 @@
+//! Small host-matrix helpers shared by the estimators: columns of an owned (column-major) faer
+//! matrix as slices, the lower triangle mirrored, and the f32 matrix product on the current
+//! rayon pool's threads.
+
+use faer::Mat;
+
+/// Column `j` of an owned matrix as a slice.
+pub(crate) fn column(k: &Mat<f64>, j: usize) -> &[f64] {
+    k.col(j)
+        .try_as_col_major()
+        .expect("an owned matrix has contiguous columns")
+        .as_slice()
+}
+
+/// Column `j` of an owned matrix as a mutable slice.
+pub(crate) fn column_mut(k: &mut Mat<f64>, j: usize) -> &mut [f64] {
+    k.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("an owned matrix has contiguous columns")
+        .as_slice_mut()
+}
+
+/// Side of the square tiles the transposing loops walk (two 32 × 32 f64 tiles stay in L1).
+const TILE: usize = 32;
+
+/// Copies the strict lower triangle of a square matrix onto its upper triangle, tile by tile.
+pub(crate) fn mirror_lower(k: &mut Mat<f64>) {
+    let m = k.nrows();
+    for jb in (0..m).step_by(TILE) {
+        for ib in (jb..m).step_by(TILE) {
+            for j in jb..(jb + TILE).min(m) {
+                for i in ib.max(j + 1)..(ib + TILE).min(m) {
+                    k[(j, i)] = k[(i, j)];
+                }
+            }
+        }
+    }
+}
+
+/// `A ← s (A + Aᵀ) / 2` in place, tile by tile: the symmetric part, scaled. Both mirrored
+/// entries get the same value, so the result is exactly symmetric.
+pub(crate) fn symmetrize_scaled(a: &mut Mat<f64>, s: f64) {
+    let m = a.nrows();
+    debug_assert_eq!(m, a.ncols());
+    for jb in (0..m).step_by(TILE) {
+        for ib in (jb..m).step_by(TILE) {
+            for j in jb..(jb + TILE).min(m) {
+                for i in ib.max(j)..(ib + TILE).min(m) {
+                    let v = 0.5 * s * (a[(i, j)] + a[(j, i)]);
+                    a[(i, j)] = v;
+                    a[(j, i)] = v;
+                }
+            }
+        }
+    }
+}
+
+/// `s (B + Bᵀ) / 2` in f64 of a square column-major f32 matrix `b` (`m × m`): exactly symmetric.
+pub(crate) fn symmetric_part_f64(b: &[f32], m: usize, s: f64) -> Mat<f64> {
+    assert_eq!(b.len(), m * m, "an m × m matrix");
+    let mut out = Mat::<f64>::zeros(m, m);
+    for j in 0..m {
+        for (o, &v) in column_mut(&mut out, j)
+            .iter_mut()
+            .zip(&b[j * m..(j + 1) * m])
+        {
+            *o = f64::from(v);
+        }
+    }
+    symmetrize_scaled(&mut out, s);
+    out
+}
+
+/// A square f64 matrix as a column-major f32 buffer.
+pub(crate) fn to_f32(a: &Mat<f64>) -> Vec<f32> {
+    let (m, n) = (a.nrows(), a.ncols());
+    let mut out = Vec::with_capacity(m * n);
+    for j in 0..n {
+        out.extend(column(a, j).iter().map(|&v| v as f32));
+    }
+    out
+}
+
+/// `C = A B` of column-major f32 matrices (`A` is `m × k`, `B` is `k × n`, `C` is `m × n`),
+/// split over the threads of the current rayon pool (one in an async worker of one thread).
+///
+/// # Panics
+/// If a buffer's length does not match its shape.
+pub(crate) fn matmul_f32(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    assert_eq!(a.len(), m * k, "A is m × k");
+    assert_eq!(b.len(), k * n, "B is k × n");
+    let mut c = vec![0f32; m * n];
+    let (m_s, k_s) = (m as isize, k as isize);
+    // SAFETY: the three buffers hold m × k, k × n and m × n column-major entries (asserted and
+    // allocated above), the strides address exactly those, and `c` does not alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            m_s,
+            1,
+            false,
+            a.as_ptr(),
+            m_s,
+            1,
+            b.as_ptr(),
+            k_s,
+            1,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_f32_matches_the_definition() {
+        let (m, k, n) = (5, 3, 4);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.71).cos()).collect();
+        let c = matmul_f32(&a, &b, m, k, n);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|p| a[p * m + i] * b[j * k + p]).sum();
+                assert!((c[j * m + i] - want).abs() < 1e-6, "({i}, {j})");
+            }
+        }
+    }
+
+    #[test]
+    fn symmetric_part_is_exactly_symmetric_and_scaled() {
+        let m = 70; // more than two tiles
+        let b: Vec<f32> = (0..m * m).map(|i| (i as f32 * 0.13).sin()).collect();
+        let s = symmetric_part_f64(&b, m, 3.0);
+        for i in 0..m {
+            for j in 0..m {
+                assert_eq!(s[(i, j)], s[(j, i)]);
+                let want = 1.5 * (f64::from(b[j * m + i]) + f64::from(b[i * m + j]));
+                assert!((s[(i, j)] - want).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn mirror_lower_copies_the_lower_triangle() {
+        let m = 40;
+        let mut k =
+            Mat::<f64>::from_fn(m, m, |i, j| if i >= j { (i * m + j) as f64 } else { -1.0 });
+        mirror_lower(&mut k);
+        for i in 0..m {
+            for j in 0..m {
+                assert_eq!(k[(i, j)], k[(j, i)]);
+                assert!(k[(i, j)] >= 0.0);
+            }
+        }
+    }
+}
