@@ -67,7 +67,8 @@ pub struct TrainArgs {
     /// async schedule, replay: times a batch may be trained on.
     #[arg(long)]
     pub max_reuse: Option<usize>,
-    /// async schedule: intra-op threads per worker (0: cores / workers, at least 1).
+    /// async schedule: intra-op threads per worker (0: cores / workers, at least 1, the first
+    /// worker one more).
     #[arg(long)]
     pub threads_per_module: Option<usize>,
     /// Epochs per module (sequential) or in total (simultaneous).

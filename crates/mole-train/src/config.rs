@@ -71,7 +71,8 @@ pub struct AsyncSettings {
     pub buffer_size: usize,
     /// Times a batch may be trained on under `replay` (1: never reused).
     pub max_reuse: usize,
-    /// Intra-op threads of every worker; 0: the cores divided by the workers (at least 1).
+    /// Intra-op threads of every worker; 0: the cores divided by the workers (at least 1), and
+    /// one more for the first worker, which every other one waits on.
     pub threads_per_module: usize,
     /// Threads of this process (`local`) or MPI ranks (`mpi`).
     pub distributed: Distributed,

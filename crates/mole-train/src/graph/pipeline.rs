@@ -11,7 +11,7 @@
 use super::source::GraphStep;
 use crate::module::{LocalModule, Stage};
 use crate::objective::Objective;
-use crate::schedule::threads_per_worker;
+use crate::schedule::worker_threads;
 use mole_nn::Features;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
@@ -61,7 +61,7 @@ pub(super) fn start<'scope>(
     Vec<std::thread::ScopedJoinHandle<'scope, Option<LocalModule>>>,
 ) {
     let workers = learners.len();
-    let threads = threads_per_worker(threads_per_module, workers);
+    let threads = worker_threads(threads_per_module, workers);
     let (report_tx, reports) = channel::<Report>();
     let (input, mut rx) = sync_channel::<Item>(buffer.max(1));
     let mut handles = Vec::with_capacity(workers);
@@ -77,6 +77,7 @@ pub(super) fn start<'scope>(
             None => std::mem::replace(&mut rx, sync_channel(1).1),
         };
         let reports = report_tx.clone();
+        let threads = threads[index];
         handles.push(scope.spawn(move || {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

@@ -15,7 +15,7 @@ mod simultaneous;
 
 #[cfg(feature = "mpi")]
 pub use async_::mpi::run_worker_rank;
-pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats, threads_per_worker};
+pub use async_::{AsyncReport, AsyncSchedule, StepHook, WorkerStats, worker_threads};
 pub use sequential::SequentialSchedule;
 pub use simultaneous::SimultaneousSchedule;
 

@@ -11,7 +11,7 @@
 
 use super::stats::{MpiReport, RankTimes, WorkerStats};
 use super::worker::{Event, WorkerError};
-use super::{WorkerPlacement, WorkerResult, spawn_workers, threads_per_worker};
+use super::{WorkerPlacement, WorkerResult, spawn_workers, worker_threads};
 use crate::config::TrainConfig;
 use crate::module::LocalModule;
 use crate::network::Network;
@@ -389,7 +389,7 @@ pub fn run_worker_rank(_own: &TrainConfig) -> anyhow::Result<()> {
         outbox,
         events: event_tx,
         versions,
-        threads: threads_per_worker(cfg.async_.threads_per_module, mine.len()),
+        threads: worker_threads(cfg.async_.threads_per_module, mine.len()),
         hook: None,
         num_classes,
         device: Device::flex(),

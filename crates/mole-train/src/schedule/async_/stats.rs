@@ -80,8 +80,8 @@ pub struct AsyncReport {
     pub buffer_size: usize,
     /// Times a batch may be trained on (replay).
     pub max_reuse: usize,
-    /// Intra-op threads each worker ran with.
-    pub threads_per_module: usize,
+    /// Intra-op threads each worker ran with, lowest first, the head last.
+    pub threads_per_worker: Vec<usize>,
     /// Batches the data feeder sent per epoch.
     pub batches_per_epoch: u32,
     /// Epochs completed.
