@@ -82,7 +82,8 @@ pub struct BenchArgs {
     /// throughput, memory and cnn suites: run every configuration this many rounds, one after
     /// the other (round 1: all configurations, round 2: all again, …), and report medians, the
     /// ratios to BP taken within each round (on a machine whose speed drifts, a ratio from one
-    /// round compares like with like).
+    /// round compares like with like); async suite: that many rounds of its one-epoch
+    /// comparison with BP.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repeat: u32,
 }
@@ -129,7 +130,13 @@ pub(crate) fn run_config_launched(
         "--model",
         model,
     ])
-    .args(["--epochs", &args.epochs.to_string(), "--head-epochs", "1"])
+    .args(["--epochs", &args.epochs.to_string()])
+    // One head epoch on the frozen modules unless the configuration says otherwise.
+    .args(if extra.contains(&"--head-epochs") {
+        &[][..]
+    } else {
+        &["--head-epochs", "1"][..]
+    })
     .args(["--batch-size", &args.batch_size.to_string()])
     // The whole training set trains, as in every configuration's figures; no epoch is chosen.
     .args(["--val-fraction", "0"])
@@ -193,9 +200,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    if args.repeat > 1 && !matches!(args.suite, Suite::Throughput | Suite::Memory | Suite::Cnn) {
+    if args.repeat > 1
+        && !matches!(
+            args.suite,
+            Suite::Throughput | Suite::Memory | Suite::Cnn | Suite::Async
+        )
+    {
         return Err(mole_train::config::ConfigError::Invalid(
-            "--repeat applies to the throughput, memory and cnn suites only".into(),
+            "--repeat applies to the throughput, memory, cnn and async suites only".into(),
         )
         .into());
     }

@@ -640,5 +640,71 @@ fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
     }
     let out = run(mole().args(["bench", "steps", "--repeat", "2"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
-    assert!(text(&out).1.contains("--repeat applies to the throughput"));
+    assert!(
+        text(&out)
+            .1
+            .contains("--repeat applies to the throughput, memory, cnn and async")
+    );
+}
+
+/// `mole bench async --repeat 2` adds one epoch of BP against one async epoch without a head
+/// epoch, round by round: each ratio is that round's two rates, the median line their median.
+#[test]
+fn bench_async_compares_one_epoch_with_bp_round_by_round() {
+    let dir = temp_dir("bench-async-epoch");
+    let table = dir.join("table.md");
+    let out = run(mole()
+        .args(["bench", "async", "--dataset", "digits", "--model", "mlp:16"])
+        .args([
+            "--train-samples",
+            "200",
+            "--test-samples",
+            "100",
+            "--batch-size",
+            "50",
+        ])
+        .args(["--repeat", "2", "--out"])
+        .arg(dir.join("runs"))
+        .arg("--markdown")
+        .arg(&table));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let md = std::fs::read_to_string(&table).unwrap();
+    let (_, epoch) = md
+        .split_once("One epoch, async mole")
+        .expect("the epoch table");
+    let rows: Vec<Vec<f64>> = epoch
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| round"))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| c.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    let mut ratios = Vec::new();
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (k + 1) as f64);
+        assert!((row[3] - row[2] / row[1]).abs() <= 0.01, "{row:?}");
+        ratios.push(row[3]);
+    }
+    let median = (ratios[0] + ratios[1]) / 2.0;
+    let line = epoch
+        .lines()
+        .find(|l| l.starts_with("Median async × BP"))
+        .expect("the median line");
+    let shown: f64 = line
+        .trim_start_matches("Median async × BP over the rounds: **")
+        .trim_end_matches("**.")
+        .parse()
+        .unwrap();
+    assert!((shown - median).abs() <= 0.006, "{line} vs {ratios:?}");
+    for round in ["epoch-round-1", "epoch-round-2"] {
+        let run_dir = dir.join("runs").join(round).join("mole-async-epoch");
+        let config = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+        assert!(config.contains("head_epochs = 0"), "{config}");
+        assert_eq!(summary(&run_dir)["schedule"], "async");
+    }
 }
