@@ -10,6 +10,7 @@ use mole_info::{
     Centering, GaussianKernel, KernelWidth, NhsicFactor, SampleKernel, ShiftedGram, center_host,
     nhsic_host, two_valued_label_gram,
 };
+use std::sync::Arc;
 
 /// The HSIC bottleneck, `L = nHSIC(T,X) − β nHSIC(T,Y)`, dimension-scaled Gaussian kernels.
 #[derive(Clone, Debug)]
@@ -52,6 +53,42 @@ impl HsicObjective {
     }
 }
 
+/// The batch's label Gram `K_Y` (one-hot labels, the objective's Gaussian kernel), from the
+/// target's cache.
+fn label_gram(o: &HsicObjective, target: &Target) -> Arc<Mat<f64>> {
+    target.cache.gram(format!("K_Y {:?}", o.kernel.width), || {
+        o.kernel
+            .detached_gram(target.one_hot(&target.x.device()))
+            .matrix
+    })
+}
+
+/// The factor `R_X` of the inputs `xs` (the batch's, or the input sample's: `rows` names which),
+/// from the target's cache; `None` when `H K_X H + εmI` is not positive definite.
+fn input_factor(
+    o: &HsicObjective,
+    target: &Target,
+    xs: &Tensor<2>,
+    rows: &str,
+) -> Option<Arc<NhsicFactor>> {
+    let key = format!("nhsic {rows} {:?} {}", o.kernel.width, o.epsilon);
+    target.cache.nhsic_factor(key, || {
+        let _phase = profile::scope(Phase::Estimator);
+        NhsicFactor::from_host(&o.kernel.detached_gram(xs.clone()).matrix, o.epsilon)
+    })
+}
+
+/// Computes what [`hsic_loss`] needs from the batch alone — `K_Y` and, with `Both` centring,
+/// `R_X` — into the target's cache, so that a schedule can do it ahead, on another thread,
+/// while the modules train on the batch before. The same functions fill the cache either way,
+/// so the loss is the same.
+pub(super) fn prepare_inputs(o: &HsicObjective, target: &Target) {
+    label_gram(o, target);
+    if o.centering == Centering::Both && target.input_sample.is_none() {
+        let _ = input_factor(o, target, &target.x, "batch");
+    }
+}
+
 /// The HSIC bottleneck's loss `nHSIC(T,X) − β nHSIC(T,Y)` on a module's (transformed) output
 /// `t`, through the detached-Gram path. With `Both` centring `M_T = H K_T H + εmI` is factored
 /// once for both terms and `R_X` once per batch for all modules (the batch's [`InputCache`]).
@@ -63,9 +100,7 @@ pub(super) fn hsic_loss(
     diag: &mut Diagnostics,
 ) -> Tensor<1> {
     let kt = o.kernel_t.detached_gram(t);
-    let ky = target.cache.gram(format!("K_Y {:?}", o.kernel.width), || {
-        o.kernel.detached_gram(target.one_hot(&kt.device())).matrix
-    });
+    let ky = label_gram(o, target);
     let (ks, xs, rows) = match sample {
         Some((ts, xs)) => (Some(o.kernel_t.detached_gram(ts)), xs, "input sample"),
         None => (None, target.x.clone(), "batch"),
@@ -78,14 +113,7 @@ pub(super) fn hsic_loss(
     let shifted = |k: &Mat<f64>| both.then(|| ShiftedGram::new(k, o.epsilon)).flatten();
     let shifted_t = shifted(&kt.matrix);
     let shifted_s = ks.as_ref().and_then(|ks| shifted(&ks.matrix));
-    let factor = both
-        .then(|| {
-            let key = format!("nhsic {rows} {:?} {}", o.kernel.width, o.epsilon);
-            target
-                .cache
-                .nhsic_factor(key, || NhsicFactor::from_host(&kx(), o.epsilon))
-        })
-        .flatten();
+    let factor = both.then(|| input_factor(o, target, &xs, rows)).flatten();
     // nHSIC(T, X), on the sampled rows when there are any: (value, gradient, centred yet).
     let kt_x = ks.as_ref().unwrap_or(&kt);
     let shifted_x = if ks.is_some() { &shifted_s } else { &shifted_t };

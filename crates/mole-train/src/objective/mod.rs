@@ -101,6 +101,12 @@ impl InputCache {
         v
     }
 
+    /// Entries stored so far.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// The factor stored under `key`, or `make`'s result stored there first.
     pub fn nhsic_factor(
         &self,
@@ -282,6 +288,21 @@ impl Objective {
             Objective::Sim(_) | Objective::CrossEntropy => 1.0,
         };
         if w > 0.0 && w.is_finite() { w } else { 1.0 }
+    }
+
+    /// Whether [`Objective::prepare_inputs`] has work to do: some of the loss depends on the
+    /// batch alone.
+    pub fn prepares_inputs(&self) -> bool {
+        matches!(self, Objective::Hsic(_))
+    }
+
+    /// Computes into `target`'s cache what the loss needs from the batch alone (the HSIC
+    /// bottleneck's `K_Y` and `R_X`), e.g. on another thread ahead of the step; the loss is the
+    /// same with or without it.
+    pub fn prepare_inputs(&self, target: &Target) {
+        if let Objective::Hsic(o) = self {
+            hsic::prepare_inputs(o, target);
+        }
     }
 
     /// The loss to minimise (shape `[1]`, differentiable w.r.t. `t`) and its diagnostics.

@@ -409,6 +409,54 @@ mod detached_path {
         }
     }
 
+    /// The batch-only terms computed ahead on another thread (`prepare_inputs`, as the
+    /// simultaneous schedule does for the next batch) fill the cache with `K_Y` and `R_X`, and
+    /// the loss and gradient are then bit for bit those computed without it.
+    #[test]
+    fn hsic_inputs_prepared_ahead_give_the_same_loss_and_gradient() {
+        let (t, target) = batch(20, 4);
+        let objective = Objective::Hsic(HsicObjective {
+            beta: 50.0,
+            kernel: GaussianKernel::new(KernelWidth::DimensionScaled(1.0)),
+            kernel_t: SampleKernel::Gaussian(GaussianKernel::new(KernelWidth::DimensionScaled(
+                1.0,
+            ))),
+            epsilon: 1e-3,
+            centering: Centering::Both,
+            pool: GramPool::Flatten,
+        });
+        assert!(objective.prepares_inputs());
+        let fresh = || Target {
+            cache: InputCache::default(),
+            ..target.clone()
+        };
+        let lazy = value_and_grad(|t| objective.loss(Features::Flat(t), &fresh()).0, &t);
+        let prepared = value_and_grad(
+            |t| {
+                let target = std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let target = fresh();
+                        objective.prepare_inputs(&target);
+                        target
+                    })
+                    .join()
+                    .unwrap()
+                });
+                assert_eq!(target.cache.len(), 2, "K_Y and R_X");
+                let loss = objective.loss(Features::Flat(t), &target).0;
+                assert_eq!(target.cache.len(), 2, "nothing recomputed");
+                loss
+            },
+            &t,
+        );
+        assert_eq!(lazy, prepared);
+        let sim = Objective::Sim(SimObjective {
+            kernel: SampleKernel::Cosine,
+            pool: GramPool::Flatten,
+        });
+        assert!(!sim.prepares_inputs());
+    }
+
     /// Similarity matching: `mean((R_T − R_Y)²)` with the centred-cosine similarity of the
     /// outputs and of the one-hot labels, written with autodiff.
     #[test]
