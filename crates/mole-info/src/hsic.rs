@@ -93,6 +93,32 @@ pub fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
     out
 }
 
+/// `H G H` of a symmetric matrix in place (`Both` centring), exactly symmetric again: with
+/// `r` the row means (equal to the column means of a symmetric matrix, summed in the same
+/// order), entry `(i, j)` becomes `G_ij − (r_i + r_j) + mean(r)`.
+///
+/// # Panics
+/// If `g` is not square.
+pub fn center_symmetric_in_place(g: &mut Mat<f64>) {
+    let m = g.nrows();
+    assert_eq!(m, g.ncols(), "a square matrix");
+    let mut means = vec![0.0; m];
+    for j in 0..m {
+        for (r, v) in means.iter_mut().zip(column(g, j)) {
+            *r += v;
+        }
+    }
+    for r in &mut means {
+        *r /= m as f64;
+    }
+    let grand = means.iter().sum::<f64>() / m as f64;
+    for (j, &rj) in means.iter().enumerate() {
+        for (v, &ri) in column_mut(g, j).iter_mut().zip(&means) {
+            *v = *v - (ri + rj) + grand;
+        }
+    }
+}
+
 /// Normalised HSIC as used to train the HSIC bottleneck:
 ///
 /// `nHSIC(X, Y) = tr(R_X R_Y)`,  `R = K̄ (K̄ + ε m I)^{-1}`,
@@ -381,11 +407,8 @@ impl ShiftedGram {
         let grad = with_grad.then(|| {
             let pw = &p * &w;
             let mut g = pw * p.transpose();
-            for j in 0..m {
-                for v in g.col_mut(j).iter_mut() {
-                    *v *= c;
-                }
-            }
+            // c times its symmetric part: exactly symmetric, as the input term's gradient.
+            symmetrize_scaled(&mut g, c);
             g
         });
         (value, grad)

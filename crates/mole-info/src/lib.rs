@@ -40,9 +40,9 @@ pub use eigen::{
     symmetric_eigen_in, symmetric_eigen_owned, tensor_to_vec_f64, to_host, with_surrogate_gradient,
 };
 pub use hsic::{
-    Centering, NHSIC_EPSILON, NhsicFactor, ShiftedGram, center, center_host, hsic, nhsic,
-    nhsic_host, nhsic_two_valued_labels, nhsic_with_factor, nhsic_with_labels,
-    two_valued_label_gram,
+    Centering, NHSIC_EPSILON, NhsicFactor, ShiftedGram, center, center_host,
+    center_symmetric_in_place, hsic, nhsic, nhsic_host, nhsic_two_valued_labels, nhsic_with_factor,
+    nhsic_with_labels, two_valued_label_gram,
 };
 pub use kernel::{
     DEFAULT_KNN, GaussianKernel, Gram, KernelWidth, LabelKernel, MIN_DATA_DRIVEN_SIGMA,

@@ -200,3 +200,26 @@ fn shared_factor_equals_the_general_path() {
         }
     }
 }
+
+/// `center_symmetric_in_place` of a symmetric matrix is `center_host`'s `H G H` (to round-off)
+/// and exactly symmetric, which the HSIC objective relies on to send `G` to the samples without
+/// a transpose.
+#[test]
+fn symmetric_centring_equals_the_general_one_and_stays_symmetric() {
+    use faer::Mat;
+    use mole_info::{Centering, center_host, center_symmetric_in_place};
+    let m = 37;
+    let a = Mat::<f64>::from_fn(m, m, |i, j| ((i * 31 + j * 17) as f64 * 0.37).sin());
+    let g = Mat::<f64>::from_fn(m, m, |i, j| a[(i, j)] + a[(j, i)] + 3.0);
+    let want = center_host(&g, Centering::Both);
+    let mut got = g.clone();
+    center_symmetric_in_place(&mut got);
+    for i in 0..m {
+        let row_sum: f64 = (0..m).map(|j| got[(i, j)]).sum();
+        assert!(row_sum.abs() < 1e-10, "row {i} sums to {row_sum}");
+        for j in 0..m {
+            assert_eq!(got[(i, j)], got[(j, i)], "({i}, {j})");
+            assert!((got[(i, j)] - want[(i, j)]).abs() < 1e-12, "({i}, {j})");
+        }
+    }
+}

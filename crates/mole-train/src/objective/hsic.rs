@@ -8,7 +8,7 @@ use faer::Mat;
 use mole_info::profile::{self, Phase};
 use mole_info::{
     Centering, GaussianKernel, KernelWidth, NhsicFactor, SampleKernel, ShiftedGram, center_host,
-    nhsic_host, two_valued_label_gram,
+    center_symmetric_in_place, nhsic_host, two_valued_label_gram,
 };
 use std::sync::Arc;
 
@@ -165,6 +165,32 @@ pub(super) fn hsic_loss(
         }
     };
     match &ks {
+        // Both terms through the factorisation (the default): each gradient exactly symmetric
+        // and not centred yet, so they are summed and centred in place and go to the samples
+        // as a symmetric ∂L/∂K, without a copy or a transpose.
+        None if !gx_centred && !gy_centred => {
+            let g = match (gx, gy) {
+                (Some(mut gx), Some(gy)) => {
+                    if o.beta != 0.0 {
+                        for j in 0..gx.ncols() {
+                            for (a, b) in gx.col_mut(j).iter_mut().zip(gy.col(j).iter()) {
+                                *a += -o.beta * b;
+                            }
+                        }
+                    }
+                    Some(gx)
+                }
+                (Some(gx), None) if o.beta == 0.0 => Some(gx),
+                _ => None,
+            };
+            match g {
+                Some(mut g) => {
+                    center_symmetric_in_place(&mut g);
+                    kt.loss_symmetric(value, |i, j, _| g[(j, i)])
+                }
+                None => kt.loss(value, None),
+            }
+        }
         Some(ks) => {
             let gt = total(&[(-o.beta, &gy, gy_centred)]);
             let gs = total(&[(1.0, &gx, gx_centred)]);
