@@ -23,6 +23,18 @@ fn sum_workers(report: &serde_json::Value, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `mole train` flags of the async schedule with `buffer` buffers.
+fn async_args<'a>(method: &'a str, buffer: &'a str) -> Vec<&'a str> {
+    vec![
+        "--method",
+        method,
+        "--schedule",
+        "async",
+        "--buffer",
+        buffer,
+    ]
+}
+
 /// One epoch over the training set, BP against the async schedule on the same cores, `--repeat`
 /// rounds (BP, then async, in each): no head epoch after the async one (its head trains
 /// alongside the modules, so one pass over the data gives a trained network, as BP's epoch
@@ -46,15 +58,10 @@ fn epoch_against_bp(
             &dir,
             &format!("{method} async epoch"),
             &[
-                "--method",
-                method,
-                "--schedule",
-                "async",
-                "--buffer",
-                "block",
-                "--head-epochs",
-                "0",
-            ],
+                async_args(method, "block").as_slice(),
+                &["--head-epochs", "0"],
+            ]
+            .concat(),
             model,
         )?;
         let (b, a) = (
@@ -90,27 +97,10 @@ pub fn run(args: &BenchArgs, out: &Path, scaling: bool) -> anyhow::Result<String
                 format!("{method} simultaneous"),
                 vec!["--method", method, "--schedule", "simultaneous"],
             ),
-            (
-                format!("{method} async block"),
-                vec![
-                    "--method",
-                    method,
-                    "--schedule",
-                    "async",
-                    "--buffer",
-                    "block",
-                ],
-            ),
+            (format!("{method} async block"), async_args(method, "block")),
             (
                 format!("{method} async replay"),
-                vec![
-                    "--method",
-                    method,
-                    "--schedule",
-                    "async",
-                    "--buffer",
-                    "replay",
-                ],
+                async_args(method, "replay"),
             ),
         ];
         let rows: Vec<Row> = configs

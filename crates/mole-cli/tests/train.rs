@@ -583,21 +583,12 @@ fn learners_on_cached_frozen_outputs_equal_the_recomputed_ones() {
     }
 }
 
-/// `mole bench throughput --repeat 2` runs every configuration twice, round after round, and
-/// reports medians with each round's ratio to BP; suites that do not repeat refuse the flag.
-#[test]
-fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
-    let dir = temp_dir("bench-repeat");
+/// `mole bench SUITE --repeat 2` on 200 digits rows (batch 50, `mlp:16`), its runs under
+/// `dir/runs`: the markdown table it wrote.
+fn small_bench_twice(suite: &str, dir: &std::path::Path) -> String {
     let table = dir.join("table.md");
     let out = run(mole()
-        .args([
-            "bench",
-            "throughput",
-            "--dataset",
-            "digits",
-            "--model",
-            "mlp:16",
-        ])
+        .args(["bench", suite, "--dataset", "digits", "--model", "mlp:16"])
         .args([
             "--train-samples",
             "200",
@@ -611,7 +602,15 @@ fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
         .arg("--markdown")
         .arg(&table));
     assert!(out.status.success(), "{}", text(&out).1);
-    let md = std::fs::read_to_string(&table).unwrap();
+    std::fs::read_to_string(&table).unwrap()
+}
+
+/// `mole bench throughput --repeat 2` runs every configuration twice, round after round, and
+/// reports medians with each round's ratio to BP; suites that do not repeat refuse the flag.
+#[test]
+fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
+    let dir = temp_dir("bench-repeat");
+    let md = small_bench_twice("throughput", &dir);
     let rows: Vec<Vec<String>> = md
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
@@ -652,23 +651,7 @@ fn bench_repeat_reports_the_rounds_ratios_and_their_median() {
 #[test]
 fn bench_async_compares_one_epoch_with_bp_round_by_round() {
     let dir = temp_dir("bench-async-epoch");
-    let table = dir.join("table.md");
-    let out = run(mole()
-        .args(["bench", "async", "--dataset", "digits", "--model", "mlp:16"])
-        .args([
-            "--train-samples",
-            "200",
-            "--test-samples",
-            "100",
-            "--batch-size",
-            "50",
-        ])
-        .args(["--repeat", "2", "--out"])
-        .arg(dir.join("runs"))
-        .arg("--markdown")
-        .arg(&table));
-    assert!(out.status.success(), "{}", text(&out).1);
-    let md = std::fs::read_to_string(&table).unwrap();
+    let md = small_bench_twice("async", &dir);
     let (_, epoch) = md
         .split_once("One epoch, async mole")
         .expect("the epoch table");

@@ -71,7 +71,7 @@ pub(crate) fn symmetric_part_f64(b: &[f32], m: usize, s: f64) -> Mat<f64> {
     out
 }
 
-/// A square f64 matrix as a column-major f32 buffer.
+/// An f64 matrix as a column-major f32 buffer.
 pub(crate) fn to_f32(a: &Mat<f64>) -> Vec<f32> {
     let (m, n) = (a.nrows(), a.ncols());
     let mut out = Vec::with_capacity(m * n);

@@ -63,21 +63,28 @@ pub fn hsic(kx: Tensor<2>, ky: Tensor<2>) -> Tensor<1> {
     (kxc * ky).sum().div_scalar(((m - 1) * (m - 1)) as f64)
 }
 
+/// The row means of a host matrix, summed column by column (faer is column-major).
+fn row_means(k: &Mat<f64>) -> Vec<f64> {
+    let n = k.ncols();
+    let mut means = vec![0.0; k.nrows()];
+    for j in 0..n {
+        for (r, v) in means.iter_mut().zip(column(k, j)) {
+            *r += v;
+        }
+    }
+    for r in &mut means {
+        *r /= n as f64;
+    }
+    means
+}
+
 /// Host (f64) centring matching [`center`], column slice by column slice.
 pub fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
     let (m, n) = (k.nrows(), k.ncols());
-    let mut row_means = vec![0.0; m];
-    let mut col_means = vec![0.0; n];
-    for (j, mean) in col_means.iter_mut().enumerate() {
-        let col = column(k, j);
-        for (r, v) in row_means.iter_mut().zip(col) {
-            *r += v;
-        }
-        *mean = col.iter().sum::<f64>() / m as f64;
-    }
-    for r in &mut row_means {
-        *r /= n as f64;
-    }
+    let row_means = row_means(k);
+    let col_means: Vec<f64> = (0..n)
+        .map(|j| column(k, j).iter().sum::<f64>() / m as f64)
+        .collect();
     let grand = row_means.iter().sum::<f64>() / m as f64;
     let mut out = Mat::<f64>::zeros(m, n);
     for (j, &cj) in col_means.iter().enumerate() {
@@ -102,15 +109,7 @@ pub fn center_host(k: &Mat<f64>, centering: Centering) -> Mat<f64> {
 pub fn center_symmetric_in_place(g: &mut Mat<f64>) {
     let m = g.nrows();
     assert_eq!(m, g.ncols(), "a square matrix");
-    let mut means = vec![0.0; m];
-    for j in 0..m {
-        for (r, v) in means.iter_mut().zip(column(g, j)) {
-            *r += v;
-        }
-    }
-    for r in &mut means {
-        *r /= m as f64;
-    }
+    let means = row_means(g);
     let grand = means.iter().sum::<f64>() / m as f64;
     for (j, &rj) in means.iter().enumerate() {
         for (v, &ri) in column_mut(g, j).iter_mut().zip(&means) {

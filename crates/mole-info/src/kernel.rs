@@ -70,11 +70,12 @@ pub(crate) fn squared_distance(norm_i: f64, norm_j: f64, product: f32) -> f64 {
 /// `x xᵀ` (row-major, f32) of the rows of `x` (a tensor without autodiff): one matrix product
 /// by burn (on all cores), read back to the host.
 pub fn inner_products_host(x: &Tensor<2>) -> Vec<f32> {
-    let inner = x.clone().matmul(x.clone().transpose()).into_data();
-    match inner.as_slice::<f32>() {
-        Ok(v) => v.to_vec(),
-        Err(_) => inner.iter::<f64>().map(|v| v as f32).collect(),
-    }
+    // The product's own buffer when it is f32 (no copy), else a cast.
+    x.clone()
+        .matmul(x.clone().transpose())
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .expect("a float matrix converts to f32")
 }
 
 /// Identity matrix with the shape, device and dtype of the square matrix `k`.

@@ -1,7 +1,7 @@
 //! The HSIC bottleneck on the host: nHSIC of the module's Gram matrix against the inputs' and
 //! the labels', through one factorisation of the module's centred Gram.
 
-use super::{Diagnostics, GramPool, ObjectiveError, Target, combine, sample_kernel};
+use super::{Diagnostics, GramPool, ObjectiveError, Target, add_scaled, combine, sample_kernel};
 use crate::config::{HsicSettings, LocalSettings};
 use burn::tensor::Tensor;
 use faer::Mat;
@@ -172,11 +172,7 @@ pub(super) fn hsic_loss(
             let g = match (gx, gy) {
                 (Some(mut gx), Some(gy)) => {
                     if o.beta != 0.0 {
-                        for j in 0..gx.ncols() {
-                            for (a, b) in gx.col_mut(j).iter_mut().zip(gy.col(j).iter()) {
-                                *a += -o.beta * b;
-                            }
-                        }
+                        add_scaled(&mut gx, -o.beta, &gy);
                     }
                     Some(gx)
                 }

@@ -343,6 +343,15 @@ impl Objective {
     }
 }
 
+/// `acc ← acc + w g`, column by column.
+pub(crate) fn add_scaled(acc: &mut Mat<f64>, w: f64, g: &Mat<f64>) {
+    for j in 0..g.ncols() {
+        for (a, b) in acc.col_mut(j).iter_mut().zip(g.col(j).iter()) {
+            *a += w * b;
+        }
+    }
+}
+
 /// `Σ_i w_i G_i` over the gradients present (`None` if any is missing: a failed estimate).
 pub(crate) fn combine(terms: &[(f64, &Option<Mat<f64>>)]) -> Option<Mat<f64>> {
     let mut out: Option<Mat<f64>> = None;
@@ -359,13 +368,7 @@ pub(crate) fn combine(terms: &[(f64, &Option<Mat<f64>>)]) -> Option<Mat<f64>> {
                 }
                 out = Some(acc);
             }
-            Some(acc) => {
-                for j in 0..g.ncols() {
-                    for (a, b) in acc.col_mut(j).iter_mut().zip(g.col(j).iter()) {
-                        *a += w * b;
-                    }
-                }
-            }
+            Some(acc) => add_scaled(acc, w, g),
         }
     }
     out
