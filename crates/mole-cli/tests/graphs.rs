@@ -177,7 +177,10 @@ fn mutag_gin_cross_validation_reports_mean_and_std() {
         assert!(dir.join(format!("cv/fold_{k}/summary.json")).is_file());
     }
     // MOLE, the protocol: GIN, sum readout, stratified 10-fold cross-validation.
-    // Measured: 0.867 ± 0.098 (BP on the same folds, 50 epochs: 0.877 ± 0.072).
+    // Measured first: 0.867 ± 0.098 (BP on the same folds, 50 epochs: 0.877 ± 0.072). On
+    // 2026-12-06, seeds 0–2: 0.840 / 0.830 / 0.873 before the fused batch norm, 0.830 / 0.846 /
+    // 0.851 with it — the round-off of 188 graphs moves the mean by two graphs either way, so
+    // the floor sits below those (chance: 0.665, the majority class).
     let s = train(
         &dir.join("mole10"),
         &[
@@ -202,7 +205,7 @@ fn mutag_gin_cross_validation_reports_mean_and_std() {
         ],
     );
     let acc = s["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.83, "MOLE GIN on MUTAG, 10-fold: {acc}");
+    assert!(acc >= 0.80, "MOLE GIN on MUTAG, 10-fold: {acc}");
     assert_eq!(s["fold_test_accuracies"].as_array().unwrap().len(), 10);
     // MOLE with the joint target I(T;{Y,X}) on a generic tu:DIR path, sage layers, max readout.
     let tu = format!("tu:{}", datasets().join("tu/MUTAG").display());

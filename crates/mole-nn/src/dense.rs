@@ -1,4 +1,5 @@
-//! A fully connected block: `activation(norm(x Wᵀ + b))`.
+//! A fully connected block: `activation(norm(x Wᵀ + b))` (the normalisation fused, see
+//! [`crate::batch_norm`]).
 
 use crate::{Activation, Features};
 use burn::module::Module;
@@ -78,7 +79,7 @@ impl DenseBlock {
         let x = crate::features::dropped(x, self.input_dropout.as_ref());
         let mut h: Tensor<2> = self.linear.forward(x.flat());
         if let Some(norm) = &self.norm {
-            h = norm.forward(h);
+            h = crate::batch_norm::batch_norm_2d(norm, h);
         }
         Features::Flat(self.activation.apply(h))
     }

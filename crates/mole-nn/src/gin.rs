@@ -48,7 +48,7 @@ impl GinBlock {
         let h = x * scale + neighbours;
         let mut h = self.linear1.forward(h);
         if let Some(norm) = &self.norm1 {
-            h = norm.forward(h);
+            h = crate::batch_norm::batch_norm_2d(norm, h);
         }
         let h = self.linear2.forward(relu(h));
         self.tail.finish(h)

@@ -57,7 +57,7 @@ impl GnnTail {
     /// `activation(BN(h))`.
     pub fn finish(&self, mut h: Tensor<2>) -> Tensor<2> {
         if let Some(norm) = &self.norm {
-            h = norm.forward(h);
+            h = crate::batch_norm::batch_norm_2d(norm, h);
         }
         self.activation.apply(h)
     }

@@ -2,6 +2,7 @@
 //! `forward`; blocks know nothing of objectives or of other modules.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod block;
 pub mod conv;
 pub mod dense;
