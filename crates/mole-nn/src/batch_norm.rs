@@ -59,6 +59,7 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+/// A flex tensor of `values` (row-major) with `shape`.
 fn flex(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
