@@ -21,7 +21,8 @@ use faer::Mat;
 use crate::eigen::{scalar, to_host};
 use crate::host::{column_mut, mirror_lower};
 use crate::kernel::{
-    GaussianKernel, KernelWidth, inner_products_host, pairwise_sq_distances_host, squared_distance,
+    GaussianKernel, KernelWidth, pairwise_sq_distances_host, squared_distance,
+    upper_inner_products_host,
 };
 
 /// A Gram matrix on the host, with the samples it was built from.
@@ -127,7 +128,7 @@ impl GaussianKernel {
             // x xᵀ is contiguous), then mirrored: exactly symmetric.
             let sigma = self.width.resolve_host(x, Vec::<f64>::new);
             let scale = -1.0 / (2.0 * sigma * sigma);
-            let inner = inner_products_host(x);
+            let inner = upper_inner_products_host(x);
             let norm = |i: usize| f64::from(inner[i * m + i]);
             let mut d = vec![0.0; m];
             for j in 0..m {

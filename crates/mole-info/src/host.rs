@@ -81,8 +81,50 @@ pub(crate) fn to_f32(a: &Mat<f64>) -> Vec<f32> {
     out
 }
 
-/// `C = A B` of column-major f32 matrices (`A` is `m × k`, `B` is `k × n`, `C` is `m × n`),
-/// split over the threads of the current rayon pool (one in an async worker of one thread).
+/// An f32 matrix operand of [`product_f32`]: its first entry, column stride, row stride.
+type Strided<P> = (P, isize, isize);
+
+/// `dst = lhs · rhs` for `[m, n, k]` (`lhs` is `m × k`, `rhs` is `k × n`, `dst` is `m × n`,
+/// overwritten), split over the threads of the current rayon pool (one in an async worker of
+/// one thread).
+///
+/// # Safety
+/// Each pointer with its strides must address its whole matrix inside one live allocation, and
+/// `dst` must not overlap `lhs` or `rhs`.
+unsafe fn product_f32(
+    [m, n, k]: [usize; 3],
+    dst: Strided<*mut f32>,
+    lhs: Strided<*const f32>,
+    rhs: Strided<*const f32>,
+) {
+    // SAFETY: the caller's contract, as `gemm` asks it.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            dst.1,
+            dst.2,
+            false,
+            lhs.0,
+            lhs.1,
+            lhs.2,
+            rhs.0,
+            rhs.1,
+            rhs.2,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// `C = A B` of column-major f32 matrices (`A` is `m × k`, `B` is `k × n`, `C` is `m × n`) on
+/// the current rayon pool.
 ///
 /// # Panics
 /// If a buffer's length does not match its shape.
@@ -94,26 +136,11 @@ pub(crate) fn matmul_f32(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> 
     // SAFETY: the three buffers hold m × k, k × n and m × n column-major entries (asserted and
     // allocated above), the strides address exactly those, and `c` does not alias `a` or `b`.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            m_s,
-            1,
-            false,
-            a.as_ptr(),
-            m_s,
-            1,
-            b.as_ptr(),
-            k_s,
-            1,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
+        product_f32(
+            [m, n, k],
+            (c.as_mut_ptr(), m_s, 1),
+            (a.as_ptr(), m_s, 1),
+            (b.as_ptr(), k_s, 1),
         );
     }
     c
@@ -142,26 +169,12 @@ pub(crate) fn upper_gram_f32(x: &[f32], m: usize, d: usize) -> Vec<f32> {
         // and r0..m of `x` (m × d entries, asserted), read with row stride d; `out` does not
         // alias `x`.
         unsafe {
-            gemm::gemm(
-                rows,
-                m - r0,
-                d,
-                out.as_mut_ptr().add(r0 * m + r0),
-                1,
-                m_s,
-                false,
-                x.as_ptr().add(r0 * d),
-                1,
-                d_s,
-                x.as_ptr().add(r0 * d),
-                d_s,
-                1,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
+            let rows_from = x.as_ptr().add(r0 * d);
+            product_f32(
+                [rows, m - r0, d],
+                (out.as_mut_ptr().add(r0 * m + r0), 1, m_s),
+                (rows_from, 1, d_s),
+                (rows_from, d_s, 1),
             );
         }
     }

@@ -40,12 +40,12 @@ pub fn pairwise_sq_distances(x: Tensor<2>) -> Tensor<2> {
 }
 
 /// [`pairwise_sq_distances`] of the rows of `x` (a tensor without autodiff) on the host, in
-/// f64, row-major and symmetric: the upper triangle of `x xᵀ` ([`inner_products_host`]), then
+/// f64, row-major and symmetric: the upper triangle of `x xᵀ` ([`upper_inner_products_host`]), then
 /// `‖x_i‖² + ‖x_j‖² − 2 x_iᵀ x_j` (clamped at 0, diagonal 0) in one pass, with `‖x_i‖²` read
 /// from the product's diagonal.
 pub fn pairwise_sq_distances_host(x: &Tensor<2>) -> Vec<f64> {
     let [m, _] = x.dims();
-    let inner = inner_products_host(x);
+    let inner = upper_inner_products_host(x);
     let norms: Vec<f64> = (0..m).map(|i| f64::from(inner[i * m + i])).collect();
     // The upper triangle, mirrored: exactly symmetric.
     let mut out = vec![0.0; m * m];
@@ -68,8 +68,8 @@ pub(crate) fn squared_distance(norm_i: f64, norm_j: f64, product: f32) -> f64 {
 
 /// The upper triangle and diagonal of `x xᵀ` (row-major `m × m`, f32; read entries `j ≥ i`
 /// only) of the rows of `x` (a tensor without autodiff), on the host: panels of rows
-/// through `gemm` on all cores, about half the multiply-adds of the full product.
-pub fn inner_products_host(x: &Tensor<2>) -> Vec<f32> {
+/// through `gemm` on all cores, 62.5–75 % of the full product's multiply-adds.
+pub fn upper_inner_products_host(x: &Tensor<2>) -> Vec<f32> {
     let [m, d] = x.dims();
     let rows = x
         .to_data()
