@@ -53,6 +53,11 @@ pub struct TrainArgs {
     /// module and the head, connected by bounded buffers).
     #[arg(long, value_parser = parse_schedule)]
     pub schedule: Option<ScheduleKind>,
+    /// simultaneous schedule: the modules and the head in one stage per core, overlapping on
+    /// the cores (true, the default, on 2+ cores without dropout; vector and image data) or
+    /// taking turns (false); the same numbers either way.
+    #[arg(long)]
+    pub pipeline: Option<bool>,
     /// async schedule: buffer policy, block (lossless back-pressure) or replay (never blocks the
     /// sender; the receiver trains on the freshest batch and may reuse one).
     #[arg(long, value_parser = parse_buffer)]
@@ -356,7 +361,7 @@ impl TrainArgs {
              readout => "readout" => readout, folds => "folds" => folds,
              x_nodes => "x_nodes" => x_nodes, head => "head" => head,
              joint_target => "mole.joint_target" => mole.joint_target,
-             eval_every => "eval_every" => eval_every, batch_norm => "batch_norm" => batch_norm,
+             eval_every => "eval_every" => eval_every, pipeline => "pipeline" => pipeline, batch_norm => "batch_norm" => batch_norm,
              buffer => "async.buffer" => async_.buffer, buffer_size => "async.buffer_size" => async_.buffer_size,
              max_reuse => "async.max_reuse" => async_.max_reuse,
              threads_per_module => "async.threads_per_module" => async_.threads_per_module,

@@ -77,6 +77,7 @@ const FLAGS: &[(&str, &[&str])] = &[
     ("--buffer-size", &["1", "0"]),
     ("--max-reuse", &["0", "3"]),
     ("--threads-per-module", &["1", "0"]),
+    ("--pipeline", &["true", "false"]),
     ("--weight-decay", &["0.0005"]),
     ("--dropout", &["0.5", "1"]),
     ("--readout", &["sum", "max", "bogus"]),
@@ -126,8 +127,9 @@ fn random_flag_combinations_train_or_are_refused_never_panic() {
             }
         }
         let out = dir.join(format!("run{i}"));
+        // Every other run on two threads: the simultaneous schedule's pipeline engages there.
         let o = run(mole()
-            .env("RAYON_NUM_THREADS", "1")
+            .env("RAYON_NUM_THREADS", if i % 2 == 0 { "1" } else { "2" })
             .args(&args)
             .arg("--data-dir")
             .arg(datasets_dir())

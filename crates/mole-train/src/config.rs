@@ -344,6 +344,13 @@ pub struct TrainConfig {
     pub method: Method,
     /// Schedule; default sequential for MOLE, simultaneous for HSIC and BP.
     pub schedule: Option<ScheduleKind>,
+    /// Simultaneous schedule on vector and image data: the learners (modules, head) grouped
+    /// into one stage per core by their timed steps, each stage a thread, stage 1 on batch b
+    /// while stage 2 is on b − 1; on two or more cores and without dropout (whose shared
+    /// generator would make the numbers depend on the threads' timing). The same numbers as
+    /// `false`, which has the learners take turns (one learner's activations in memory at a
+    /// time).
+    pub pipeline: bool,
     /// Epochs per module (sequential) or in total (simultaneous, BP).
     pub epochs: usize,
     /// Epochs of the head on the frozen network.
@@ -464,6 +471,7 @@ impl Default for TrainConfig {
             x_nodes: "labelled".into(),
             head: "linear".into(),
             eval_every: 1,
+            pipeline: true,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
             local: LocalSettings::default(),
@@ -658,6 +666,13 @@ impl TrainConfig {
             )
             .to_lowercase());
         }
+        if !self.pipeline && self.schedule() != ScheduleKind::Simultaneous {
+            return bad(format!(
+                "pipeline = false applies to the simultaneous schedule only (this run is {:?})",
+                self.schedule()
+            )
+            .to_lowercase());
+        }
         if self.async_.distributed == Distributed::Mpi {
             if self.schedule() != ScheduleKind::Async {
                 return bad("async.distributed = \"mpi\" needs schedule = \"async\"".into());
@@ -815,6 +830,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("magic") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn turning_the_pipeline_off_is_for_the_simultaneous_schedule() {
+        let ok = TrainConfig::from_toml("method = \"hsic\"\npipeline = false\n").unwrap();
+        assert!(!ok.pipeline && ok.validate().is_ok());
+        assert!(TrainConfig::default().pipeline);
+        let e = TrainConfig::from_toml("method = \"mole\"\npipeline = false\n")
+            .and_then(|c| c.validate().map(|_| c))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("pipeline = false") && e.contains("sequential"),
+            "{e}"
+        );
     }
 
     #[test]

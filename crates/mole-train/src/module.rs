@@ -173,6 +173,16 @@ impl LocalModule {
         self.lr = self.base_lr * self.lr_schedule.factor(epoch, epochs);
     }
 
+    /// Settles the batch norms' running statistics before another thread steps this module.
+    /// burn's `RunningState` keeps each update pending under the thread that made it and folds
+    /// it in at that thread's next step, so a module whose steps move to another thread would
+    /// read the statistics from before its last update there (and later average two threads'
+    /// values). `valid()` folds every pending update in; the value the next step reads is then
+    /// the one the same thread would have read.
+    pub fn settle_running_stats(&self) {
+        let _ = self.stage.valid();
+    }
+
     /// One local step: forward the detached `input`, score the output, update this module's
     /// parameters only. Returns the output (detached, computed with the pre-update weights) and
     /// the diagnostics.

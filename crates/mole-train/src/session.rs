@@ -74,6 +74,8 @@ pub struct Session<'a> {
     /// Whether to write a snapshot at the end of every epoch (the sequential and simultaneous
     /// schedules; the async one checkpoints its own way).
     pub snapshots: bool,
+    /// Learners per stage when the simultaneous schedule ran as a pipeline.
+    pub pipeline_stages: Option<Vec<usize>>,
 }
 
 impl<'a> Session<'a> {
@@ -129,6 +131,7 @@ impl<'a> Session<'a> {
             epochs_done: 0,
             resume_at: 0,
             snapshots: false,
+            pipeline_stages: None,
         })
     }
 

@@ -114,6 +114,10 @@ pub struct Summary {
     /// The epoch validation chose, e.g. `head 7` (its weights are in `weights/kept/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_epoch: Option<String>,
+    /// Simultaneous schedule run as a pipeline (`pipeline`): the learners (modules, then the
+    /// head) of each stage, each stage on its own thread; absent when they took turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_stages: Option<Vec<usize>>,
 }
 
 /// One branch of a σ-combined network.
@@ -440,6 +444,7 @@ fn fit(
         seconds_per_epoch: None,
         val_accuracy: kept.as_ref().map(|k| k.val_accuracy),
         kept_epoch: kept.as_ref().map(|k| format!("{} {}", k.stage, k.epoch)),
+        pipeline_stages: session.pipeline_stages.clone(),
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     session

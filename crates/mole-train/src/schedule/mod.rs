@@ -12,6 +12,7 @@ mod frozen;
 mod head;
 mod sequential;
 mod simultaneous;
+mod stages;
 
 #[cfg(feature = "mpi")]
 pub use async_::mpi::run_worker_rank;
@@ -41,4 +42,23 @@ fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> an
     }
     s.record_loss(k, diag["loss"]);
     Ok(())
+}
+
+/// Intra-op threads of each of `workers` pipeline workers on `cores` cores, the first (where
+/// the pipeline starts) first: the cores shared out evenly (at least 1 each) and one more for
+/// the first worker, which every other one waits on.
+fn share_cores(cores: usize, workers: usize) -> Vec<usize> {
+    let even = (cores / workers.max(1)).max(1);
+    (0..workers)
+        .map(|k| even + usize::from(k == 0 && cores > 1))
+        .collect()
+}
+
+/// The text of a thread's panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }

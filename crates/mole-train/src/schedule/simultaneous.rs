@@ -1,16 +1,24 @@
 //! Interleaved layer-wise training: every module steps on every batch.
 
 use super::Schedule;
+use super::stages::{StageFeed, StagePools, pipeline_cores};
 use crate::batches::epoch_batches;
+use crate::module::LocalModule;
 use crate::objective::{Objective, Target};
 use crate::session::{Session, Trained};
+use mole_nn::Features;
+use std::time::Instant;
 
 /// For each batch, module 1 steps on the input, module 2 on module 1's detached output, …, and
 /// the head on the last output; after `epochs` such epochs the head trains `head_epochs` more on
 /// the frozen modules (the HSIC "format" phase). Each module's output is the one computed in its
 /// own training forward (pre-update weights), so every batch costs one forward per module.
 /// What the objectives need from a batch alone (the HSIC bottleneck's input factor) is computed
-/// on a helper thread one batch ahead ([`Objective::prepare_inputs`]).
+/// one batch ahead ([`Objective::prepare_inputs`]). On two or more cores the learners run as a
+/// pipeline (`pipeline`, [`super::stages`]): after two batches in turn that time each learner's
+/// step, consecutive learners are grouped into one stage per core with balanced times, and
+/// stage 1 steps on batch b while stage 2 is on b − 1, with the same numbers as when they take
+/// turns.
 pub struct SimultaneousSchedule;
 
 impl Schedule for SimultaneousSchedule {
@@ -25,6 +33,9 @@ impl Schedule for SimultaneousSchedule {
         let objectives: Vec<Objective> =
             s.net.modules.iter().map(|m| m.objective.clone()).collect();
         let prepare = objectives.iter().any(Objective::prepares_inputs);
+        let learners = modules + usize::from(s.net.head.is_some());
+        let cores = pipeline_cores(learners, cfg.pipeline, cfg.dropout);
+        let mut pools: Option<StagePools> = None;
         for epoch in 1..=cfg.epochs {
             let batches = epoch_batches(n, cfg.batch_size, cfg.seed, epoch);
             if !s.begin_epoch("epoch", epoch, cfg.epochs, batches.len()) {
@@ -33,44 +44,154 @@ impl Schedule for SimultaneousSchedule {
             for m in s.net.modules.iter_mut().chain(s.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }
-            std::thread::scope(|scope| -> anyhow::Result<()> {
-                // The next batch's target, its batch-only terms computed on a helper thread
-                // while the modules train on this one.
-                let mut ahead: Option<std::thread::ScopedJoinHandle<'_, Target>> = None;
-                for (b, idx) in batches.iter().enumerate() {
-                    crate::stop::check()?;
-                    let target = match ahead.take() {
-                        Some(h) => h.join().map_err(|_| {
-                            anyhow::anyhow!("the batch preparation thread panicked")
-                        })?,
-                        None => s.target(idx),
-                    };
-                    if let (true, Some(next)) = (prepare, batches.get(b + 1)) {
-                        let next = s.target(next);
-                        let objectives = &objectives;
-                        ahead = Some(scope.spawn(move || {
-                            for o in objectives {
-                                o.prepare_inputs(&next);
-                            }
-                            next
-                        }));
-                    }
-                    let mut x = s.input(idx);
-                    for k in 0..modules {
-                        let (out, diag) = s.net.modules[k].step(x, &target)?;
-                        s.record_loss(k, diag["loss"]);
-                        x = out;
-                    }
-                    if let Some(head) = s.net.head.as_mut() {
-                        let (_, diag) = head.step(x, &target)?;
-                        s.record_loss(modules, diag["loss"]);
-                    }
-                    s.samples_seen += idx.len() as u64;
+            match (&pools, cores) {
+                (Some(p), _) => pipelined_epoch(s, p, &batches, &objectives, prepare)?,
+                // The first batches in turn, each learner's step timed; the rest pipelined in
+                // stages of balanced times.
+                (None, Some(cores)) if batches.len() > CALIBRATION_BATCHES => {
+                    let (first, rest) = batches.split_at(CALIBRATION_BATCHES);
+                    let costs = serial_epoch(s, first, &objectives, prepare)?;
+                    let p = StagePools::balanced(&costs, cores)?;
+                    s.pipeline_stages = Some(p.groups().to_vec());
+                    pipelined_epoch(s, &p, rest, &objectives, prepare)?;
+                    pools = Some(p);
                 }
-                Ok(())
-            })?;
+                _ => {
+                    serial_epoch(s, &batches, &objectives, prepare)?;
+                }
+            }
             s.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
         super::head::train_head_on_frozen(s)
     }
+}
+
+/// Batches of the first trained epoch that run in turn to time the learners before the
+/// pipeline's stages are drawn: the first pays for allocations and caches, the second's times
+/// count.
+const CALIBRATION_BATCHES: usize = 2;
+
+/// The learners taking turns on the calling thread through `batches`; the seconds each
+/// learner's step took on the last batch.
+fn serial_epoch(
+    s: &mut Session<'_>,
+    batches: &[Vec<usize>],
+    objectives: &[Objective],
+    prepare: bool,
+) -> anyhow::Result<Vec<f64>> {
+    let modules = s.net.modules.len();
+    let mut seconds = Vec::new();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        // The next batch's target, its batch-only terms computed on a helper thread while the
+        // modules train on this one.
+        let mut ahead: Option<std::thread::ScopedJoinHandle<'_, Target>> = None;
+        for (b, idx) in batches.iter().enumerate() {
+            crate::stop::check()?;
+            let target = match ahead.take() {
+                Some(h) => h
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the batch preparation thread panicked"))?,
+                None => s.target(idx),
+            };
+            if let (true, Some(next)) = (prepare, batches.get(b + 1)) {
+                let next = s.target(next);
+                ahead = Some(scope.spawn(move || {
+                    for o in objectives {
+                        o.prepare_inputs(&next);
+                    }
+                    next
+                }));
+            }
+            let mut x = s.input(idx);
+            seconds.clear();
+            for k in 0..modules {
+                let start = Instant::now();
+                let (out, diag) = s.net.modules[k].step(x, &target)?;
+                seconds.push(start.elapsed().as_secs_f64());
+                s.record_loss(k, diag["loss"]);
+                x = out;
+            }
+            if let Some(head) = s.net.head.as_mut() {
+                let start = Instant::now();
+                let (_, diag) = head.step(x, &target)?;
+                seconds.push(start.elapsed().as_secs_f64());
+                s.record_loss(modules, diag["loss"]);
+            }
+            s.samples_seen += idx.len() as u64;
+        }
+        Ok(())
+    })?;
+    Ok(seconds)
+}
+
+/// A batch on its way through the pipeline: the input of the next learner and the target.
+struct InFlight {
+    x: Option<Features>,
+    target: Target,
+}
+
+/// Feeds the pipeline from the session: each batch's input and target (its batch-only terms
+/// prepared here, ahead of module 1), and records the learners' losses.
+struct SessionFeed<'s, 'a, 'b> {
+    s: &'s mut Session<'a>,
+    batches: std::slice::Iter<'b, Vec<usize>>,
+    objectives: &'b [Objective],
+    prepare: bool,
+}
+
+impl StageFeed<InFlight> for SessionFeed<'_, '_, '_> {
+    fn next(&mut self) -> anyhow::Result<Option<InFlight>> {
+        crate::stop::check()?;
+        let Some(idx) = self.batches.next() else {
+            return Ok(None);
+        };
+        let target = self.s.target(idx);
+        if self.prepare {
+            for o in self.objectives {
+                o.prepare_inputs(&target);
+            }
+        }
+        let x = Some(self.s.input(idx));
+        self.s.samples_seen += idx.len() as u64;
+        Ok(Some(InFlight { x, target }))
+    }
+
+    fn loss(&mut self, k: usize, loss: f64) {
+        self.s.record_loss(k, loss);
+    }
+}
+
+/// One epoch with every learner on its own thread ([`StagePools`]); the same numbers as
+/// [`serial_epoch`].
+fn pipelined_epoch(
+    s: &mut Session<'_>,
+    pools: &StagePools,
+    batches: &[Vec<usize>],
+    objectives: &[Objective],
+    prepare: bool,
+) -> anyhow::Result<()> {
+    // The learners leave the session for the epoch (the feed needs it) and always come back.
+    // Meanwhile `record_loss` sees no modules and no head and counts every loss as the head's
+    // ("head trained"), which in this schedule, where every learner steps on every batch, it is
+    // by the first batch's end either way.
+    let mut modules = std::mem::take(&mut s.net.modules);
+    let mut head = s.net.head.take();
+    let learners: Vec<&mut LocalModule> = modules.iter_mut().chain(head.as_mut()).collect();
+    debug_assert_eq!(learners.len(), pools.learners());
+    let step = |_: usize, m: &mut LocalModule, item: &mut InFlight| -> anyhow::Result<f64> {
+        let x = item.x.take().expect("a learner's input");
+        let (out, diag) = m.step(x, &item.target)?;
+        item.x = Some(out);
+        Ok(diag["loss"])
+    };
+    let mut feed = SessionFeed {
+        s: &mut *s,
+        batches: batches.iter(),
+        objectives,
+        prepare,
+    };
+    let result = pools.run_epoch(learners, &step, &mut feed);
+    s.net.modules = modules;
+    s.net.head = head;
+    result
 }

@@ -19,7 +19,7 @@ mod worker;
 pub use stats::{AsyncReport, WorkerStats};
 pub use worker::StepHook;
 
-use super::Schedule;
+use super::{Schedule, panic_message, share_cores};
 use crate::batches::epoch_batches;
 use crate::config::{BufferPolicy, Distributed, TrainConfig};
 use crate::module::{LocalModule, Stage, make_optimizer};
@@ -65,14 +65,6 @@ fn twin(m: &LocalModule, cfg: &TrainConfig) -> LocalModule {
     )
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
-}
-
 /// Intra-op threads of each of `workers` pipeline workers, the first (where the pipeline starts)
 /// first: `configured` each when it is not 0; otherwise the cores shared out evenly (at least
 /// 1 each) and one more for the first worker. Every worker downstream waits on the first one's
@@ -84,10 +76,7 @@ pub fn worker_threads(configured: usize, workers: usize) -> Vec<usize> {
         return vec![configured; workers];
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let even = (cores / workers.max(1)).max(1);
-    (0..workers)
-        .map(|k| even + usize::from(k == 0 && cores > 1))
-        .collect()
+    share_cores(cores, workers)
 }
 
 struct Pending {
