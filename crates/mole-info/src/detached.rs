@@ -19,11 +19,12 @@ use burn::tensor::{Tensor, TensorData};
 use faer::Mat;
 
 use crate::eigen::{scalar, to_host};
-use crate::host::{column_mut, mirror_lower};
+use crate::host::{columns_mut, mirror_lower};
 use crate::kernel::{
     GaussianKernel, KernelWidth, pairwise_sq_distances_host, squared_distance,
     upper_inner_products_host,
 };
+use rayon::prelude::*;
 
 /// A Gram matrix on the host, with the samples it was built from.
 #[derive(Clone, Debug)]
@@ -118,10 +119,13 @@ impl GaussianKernel {
             let sq = pairwise_sq_distances_host(x);
             let sigma = self.width.resolve_host(x, || sq.as_slice());
             let scale = -1.0 / (2.0 * sigma * sigma);
-            for j in 0..m {
-                let column = column_mut(&mut k, j);
-                crate::exp::scaled_exp_into(&sq[j * m..(j + 1) * m], scale, column);
-            }
+            columns_mut(&mut k)
+                .into_par_iter()
+                .enumerate()
+                .with_min_len(8)
+                .for_each(|(j, column)| {
+                    crate::exp::scaled_exp_into(&sq[j * m..(j + 1) * m], scale, column);
+                });
             sigma
         } else {
             // Straight from the inner products, the lower triangle column by column (row j of
@@ -129,16 +133,23 @@ impl GaussianKernel {
             let sigma = self.width.resolve_host(x, Vec::<f64>::new);
             let scale = -1.0 / (2.0 * sigma * sigma);
             let inner = upper_inner_products_host(x);
-            let norm = |i: usize| f64::from(inner[i * m + i]);
-            let mut d = vec![0.0; m];
-            for j in 0..m {
-                let (nj, row) = (norm(j), &inner[j * m..(j + 1) * m]);
-                for (i, (d, &p)) in d.iter_mut().zip(row).enumerate().skip(j + 1) {
-                    *d = squared_distance(norm(i), nj, p);
-                }
-                let column = column_mut(&mut k, j);
-                crate::exp::scaled_exp_into(&d[j + 1..], scale, &mut column[j + 1..]);
-            }
+            let norms: Vec<f64> = (0..m).map(|i| f64::from(inner[i * m + i])).collect();
+            // Columns on the current rayon pool (each its own, elementwise: the same values on
+            // any number of threads).
+            columns_mut(&mut k)
+                .into_par_iter()
+                .enumerate()
+                .with_min_len(8)
+                .for_each_init(
+                    || vec![0.0; m],
+                    |d, (j, column)| {
+                        let (nj, row) = (norms[j], &inner[j * m..(j + 1) * m]);
+                        for ((d, &p), &ni) in d.iter_mut().zip(row).zip(&norms).skip(j + 1) {
+                            *d = squared_distance(ni, nj, p);
+                        }
+                        crate::exp::scaled_exp_into(&d[j + 1..], scale, &mut column[j + 1..]);
+                    },
+                );
             mirror_lower(&mut k);
             sigma
         };
@@ -180,18 +191,23 @@ impl DetachedGram {
 
     /// [`DetachedGram::sample_gradient`] for a symmetric `G` given entry by entry:
     /// `g(i, j, K_ij) = G_ij`, never stored.
-    pub fn symmetric_sample_gradient(&self, g: impl Fn(usize, usize, f64) -> f64) -> Tensor<2> {
+    pub fn symmetric_sample_gradient(
+        &self,
+        g: impl Fn(usize, usize, f64) -> f64 + Sync,
+    ) -> Tensor<2> {
         self.gradient_from_pairs(|i, j, k| 2.0 * g(i, j, k))
     }
 
     /// `Q X` with `Q = (P − diag(P 1)) / σ²`, `P = (G + Gᵀ) ∘ K` (Gaussian) or `Q = G + Gᵀ`
     /// (linear), `pair(i, j, K_ij) = (G + Gᵀ)_ij`. `Q` is symmetric and built row-major in one
     /// pass (row i of Q is column i of the column-major K), then one matrix product.
-    fn gradient_from_pairs(&self, pair: impl Fn(usize, usize, f64) -> f64) -> Tensor<2> {
+    fn gradient_from_pairs(&self, pair: impl Fn(usize, usize, f64) -> f64 + Sync) -> Tensor<2> {
         let m = self.size();
         let x = &self.plain;
         let mut q = vec![0f32; m * m];
-        for (i, row) in q.chunks_exact_mut(m).enumerate() {
+        // Rows on the current rayon pool (each its own, summed in order: the same values on any
+        // number of threads).
+        q.par_chunks_exact_mut(m).enumerate().for_each(|(i, row)| {
             let k_col = self.matrix.col(i);
             match self.sigma {
                 Some(sigma) => {
@@ -211,7 +227,7 @@ impl DetachedGram {
                     }
                 }
             }
-        }
+        });
         let q = Tensor::<2>::from_data(TensorData::new(q, [m, m]), (&x.device(), x.dtype()));
         q.matmul(x.clone())
     }
@@ -228,7 +244,11 @@ impl DetachedGram {
 
     /// [`DetachedGram::loss`] for a symmetric `∂L/∂K` given entry by entry (see
     /// [`DetachedGram::symmetric_sample_gradient`]).
-    pub fn loss_symmetric(&self, value: f64, g: impl Fn(usize, usize, f64) -> f64) -> Tensor<1> {
+    pub fn loss_symmetric(
+        &self,
+        value: f64,
+        g: impl Fn(usize, usize, f64) -> f64 + Sync,
+    ) -> Tensor<1> {
         if !self.is_tracked() {
             return scalar(value, &self.samples.device(), self.samples.dtype());
         }
@@ -248,6 +268,51 @@ mod tests {
     use super::*;
     use crate::kernel::KernelWidth;
     use burn::tensor::{Device, Distribution};
+
+    /// The Gram matrix and the gradient product split their columns and rows over the rayon
+    /// pool: one thread and three give the same bits, for both width rules' branches.
+    #[test]
+    fn host_gram_and_sample_gradient_do_not_depend_on_the_thread_count() {
+        let plain = Device::flex();
+        let x = Tensor::<2>::random([67, 9], Distribution::Normal(0.0, 1.0), &plain);
+        let labels: Vec<usize> = (0..67).map(|i| i % 4).collect();
+        let run = |threads: usize, width: KernelWidth| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let gram = GaussianKernel::new(width).detached_gram(x.clone());
+                let grad = gram.symmetric_sample_gradient(|i, j, k| {
+                    if labels[i] == labels[j] { k } else { -0.3 * k }
+                });
+                let k: Vec<u64> = (0..67)
+                    .flat_map(|j| (0..67).map(move |i| (i, j)))
+                    .map(|(i, j)| gram.matrix[(i, j)].to_bits())
+                    .collect();
+                let g: Vec<u32> = grad
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                (k, g)
+            })
+        };
+        for width in [KernelWidth::DimensionScaled(0.5), KernelWidth::Median] {
+            let one = run(1, width.clone());
+            assert_eq!(one, run(3, width.clone()), "{width:?}");
+            // The Gram matrix is exactly symmetric with a unit diagonal.
+            let k = |i: usize, j: usize| f64::from_bits(one.0[j * 67 + i]);
+            for i in 0..67 {
+                assert_eq!(k(i, i), 1.0);
+                for j in 0..i {
+                    assert_eq!(k(i, j), k(j, i));
+                }
+            }
+        }
+    }
 
     /// For `L = Σ W ∘ K` (so `∂L/∂K = W`), the detached route gives autodiff's gradient with
     /// respect to the samples, for each kernel.

@@ -20,21 +20,52 @@ pub(crate) fn column_mut(k: &mut Mat<f64>, j: usize) -> &mut [f64] {
         .as_slice_mut()
 }
 
+/// Every column of an owned matrix as a mutable slice (disjoint, so they can go to different
+/// threads).
+pub(crate) fn columns_mut(k: &mut Mat<f64>) -> Vec<&mut [f64]> {
+    k.as_mut()
+        .col_iter_mut()
+        .map(|c| {
+            c.try_as_col_major_mut()
+                .expect("an owned matrix has contiguous columns")
+                .as_slice_mut()
+        })
+        .collect()
+}
+
 /// Side of the square tiles the transposing loops walk (two 32 × 32 f64 tiles stay in L1).
 const TILE: usize = 32;
 
-/// Copies the strict lower triangle of a square matrix onto its upper triangle, tile by tile.
+/// A matrix's storage shared between the threads of [`mirror_lower`].
+struct SharedStorage(*mut f64);
+// SAFETY: `mirror_lower` hands each thread its own destination columns and reads only entries
+// that no thread writes (see there).
+unsafe impl Sync for SharedStorage {}
+
+/// Copies the strict lower triangle of a square matrix onto its upper triangle, tile by tile,
+/// the destination's tile columns spread over the current rayon pool.
 pub(crate) fn mirror_lower(k: &mut Mat<f64>) {
+    use rayon::prelude::*;
     let m = k.nrows();
-    for jb in (0..m).step_by(TILE) {
-        for ib in (jb..m).step_by(TILE) {
-            for j in jb..(jb + TILE).min(m) {
-                for i in ib.max(j + 1)..(ib + TILE).min(m) {
-                    k[(j, i)] = k[(i, j)];
+    debug_assert_eq!(m, k.ncols());
+    let stride = usize::try_from(k.col_stride()).expect("an owned matrix has a positive stride");
+    debug_assert_eq!(k.row_stride(), 1);
+    let base = SharedStorage(k.as_ptr_mut());
+    let base = &base;
+    (0..m.div_ceil(TILE)).into_par_iter().for_each(|tile| {
+        let ib = tile * TILE;
+        for jb in (0..=ib).step_by(TILE) {
+            for i in ib..(ib + TILE).min(m) {
+                for j in jb..(jb + TILE).min(i) {
+                    // SAFETY: (j, i) with j < i is in the strict upper triangle, in column i, which
+                    // only this task writes; (i, j) is in the strict lower triangle, which no task
+                    // writes. Both are inside the m × m matrix (i, j < m; columns `stride` apart,
+                    // rows contiguous), and `k` stays borrowed mutably until every task is done.
+                    unsafe { *base.0.add(i * stride + j) = *base.0.add(j * stride + i) };
                 }
             }
         }
-    }
+    });
 }
 
 /// `A ← s (A + Aᵀ) / 2` in place, tile by tile: the symmetric part, scaled. Both mirrored
@@ -236,14 +267,23 @@ mod tests {
 
     #[test]
     fn mirror_lower_copies_the_lower_triangle() {
-        let m = 40;
-        let mut k =
-            Mat::<f64>::from_fn(m, m, |i, j| if i >= j { (i * m + j) as f64 } else { -1.0 });
-        mirror_lower(&mut k);
-        for i in 0..m {
-            for j in 0..m {
-                assert_eq!(k[(i, j)], k[(j, i)]);
-                assert!(k[(i, j)] >= 0.0);
+        // Sizes below, at and across the tile side, on one thread and on three.
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for m in [1, 5, 32, 40, 97] {
+                let value = |i: usize, j: usize| (i * m + j) as f64;
+                let mut k =
+                    Mat::<f64>::from_fn(m, m, |i, j| if i >= j { value(i, j) } else { -1.0 });
+                pool.install(|| mirror_lower(&mut k));
+                for i in 0..m {
+                    for j in 0..=i {
+                        assert_eq!(k[(i, j)], value(i, j), "m {m}: lower ({i}, {j}) kept");
+                        assert_eq!(k[(j, i)], value(i, j), "m {m}: upper ({j}, {i})");
+                    }
+                }
             }
         }
     }
