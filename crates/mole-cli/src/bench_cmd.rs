@@ -25,7 +25,8 @@ pub enum Suite {
     /// Images/second of BP, MOLE and HSIC on the same CNN (cnn:32,64 on MNIST by default).
     Cnn,
     /// Where a training batch's time goes: the throughput configurations run with `--profile`,
-    /// milliseconds per batch in each phase, summed over the learners.
+    /// milliseconds per batch in each phase, summed over the learners (the simultaneous schedule
+    /// with its learners taking turns, `--pipeline false`: a pipeline's phases overlap in time).
     Profile,
     /// One training step of each learner (BP network, MOLE modules at α 1.01 and 2, HSIC
     /// modules) on one batch, in this process; `--json FILE` for bench/torch_reference.py.
@@ -298,10 +299,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let rows = configs
             .iter()
             .map(|(label, extra)| {
+                // A profile times each learner's phases; the simultaneous schedule's pipeline
+                // would overlap them in time, so there its learners take turns.
+                let in_turn = profile && extra.contains(&"simultaneous");
                 let extra: Vec<&str> = extra
                     .iter()
                     .copied()
                     .chain(profile.then_some("--profile"))
+                    .chain(
+                        in_turn
+                            .then_some(["--pipeline", "false"])
+                            .into_iter()
+                            .flatten(),
+                    )
                     .collect();
                 run_config(args, &dir, label, &extra, &model)
             })

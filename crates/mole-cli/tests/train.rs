@@ -506,6 +506,11 @@ fn bench_profile_reports_each_configuration() {
         stdout.contains("| bp simultaneous |") && stdout.contains("| 1.00 |"),
         "{stdout}"
     );
+    // The simultaneous runs' learners took turns: a pipeline's phases would overlap in time.
+    for run in ["mole-simultaneous", "hsic-simultaneous"] {
+        let s = summary(&dir.join(run));
+        assert!(s.get("pipeline_stages").is_none(), "{run}: {s}");
+    }
 }
 
 /// `mole bench steps`: one step time per learner for BP, MOLE at α 1.01 and 2, and HSIC, as a
