@@ -26,7 +26,7 @@ pub enum Suite {
     Cnn,
     /// Where a training batch's time goes: the throughput configurations run with `--profile`,
     /// milliseconds per batch in each phase, summed over the learners (the simultaneous schedule
-    /// with its learners taking turns, `--pipeline false`: a pipeline's phases overlap in time).
+    /// with its learners taking turns, `--pipeline off`: a pipeline's phases overlap in time).
     Profile,
     /// One training step of each learner (BP network, MOLE modules at α 1.01 and 2, HSIC
     /// modules) on one batch, in this process; `--json FILE` for bench/torch_reference.py.
@@ -308,7 +308,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     .chain(profile.then_some("--profile"))
                     .chain(
                         in_turn
-                            .then_some(["--pipeline", "false"])
+                            .then_some(["--pipeline", "off"])
                             .into_iter()
                             .flatten(),
                     )

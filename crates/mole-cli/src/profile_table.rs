@@ -113,7 +113,7 @@ pub fn batch_table(
     args: &crate::bench_cmd::BenchArgs,
 ) -> anyhow::Result<String> {
     let mut t = format!(
-        "Step profile on {} ({model}), batch {}: milliseconds per training batch by phase, summed over the learners (share of the step); the simultaneous schedule with its learners taking turns (`--pipeline false`), since a pipeline's phases overlap in time\n\n| configuration |",
+        "Step profile on {} ({model}), batch {}: milliseconds per training batch by phase, summed over the learners (share of the step); the simultaneous schedule with its learners taking turns (`--pipeline off`), since a pipeline's phases overlap in time\n\n| configuration |",
         args.dataset, args.batch_size
     );
     for p in STEP_PHASES {

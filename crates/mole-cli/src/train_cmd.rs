@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 use mole_train::config::{
-    BufferPolicy, Distributed, LrSchedule, Method, OptimizerKind, ScheduleKind, TrainConfig,
+    BufferPolicy, Distributed, LrSchedule, Method, OptimizerKind, PipelineMode, ScheduleKind,
+    TrainConfig,
 };
 use mole_train::defaults::{Given, Origin};
 use mole_train::{RunDir, Summary};
@@ -53,11 +54,11 @@ pub struct TrainArgs {
     /// module and the head, connected by bounded buffers).
     #[arg(long, value_parser = parse_schedule)]
     pub schedule: Option<ScheduleKind>,
-    /// simultaneous schedule: the modules and the head in one stage per core, overlapping on
-    /// the cores (true, the default, on 2+ cores without dropout; vector and image data) or
-    /// taking turns (false); the same numbers either way.
-    #[arg(long)]
-    pub pipeline: Option<bool>,
+    /// simultaneous schedule: auto (default: whichever ran faster on a few batches), on (the
+    /// modules and the head in one stage per core, overlapping on the cores; not with dropout)
+    /// or off (taking turns); the same numbers either way.
+    #[arg(long, value_parser = parse_pipeline)]
+    pub pipeline: Option<PipelineMode>,
     /// async schedule: buffer policy, block (lossless back-pressure) or replay (never blocks the
     /// sender; the receiver trains on the freshest batch and may reuse one).
     #[arg(long, value_parser = parse_buffer)]
@@ -275,6 +276,15 @@ fn parse_distributed(s: &str) -> Result<Distributed, String> {
         "local" => Ok(Distributed::Local),
         "mpi" => Ok(Distributed::Mpi),
         _ => Err(format!("unknown distribution '{s}' (local, mpi)")),
+    }
+}
+
+fn parse_pipeline(s: &str) -> Result<PipelineMode, String> {
+    match s {
+        "auto" => Ok(PipelineMode::Auto),
+        "on" => Ok(PipelineMode::On),
+        "off" => Ok(PipelineMode::Off),
+        _ => Err(format!("unknown pipeline mode '{s}' (auto, on, off)")),
     }
 }
 

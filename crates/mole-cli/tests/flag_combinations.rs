@@ -77,7 +77,7 @@ const FLAGS: &[(&str, &[&str])] = &[
     ("--buffer-size", &["1", "0"]),
     ("--max-reuse", &["0", "3"]),
     ("--threads-per-module", &["1", "0"]),
-    ("--pipeline", &["true", "false"]),
+    ("--pipeline", &["auto", "on", "off", "true"]),
     ("--weight-decay", &["0.0005"]),
     ("--dropout", &["0.5", "1"]),
     ("--readout", &["sum", "max", "bogus"]),

@@ -35,6 +35,20 @@ pub enum ScheduleKind {
     Async,
 }
 
+/// Whether the simultaneous schedule runs its learners as a pipeline ([`TrainConfig::pipeline`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineMode {
+    /// Measured: a few batches in turn, a few as a pipeline, and the faster way for the rest
+    /// of the run (small steps, whose products already fill the cores or whose hand-offs cost
+    /// more than they overlap, keep taking turns).
+    Auto,
+    /// Always a pipeline where one can run (two or more learners and cores, no dropout).
+    On,
+    /// The learners take turns (one learner's activations in memory at a time).
+    Off,
+}
+
 /// What a full or empty activation buffer does (the `async` schedule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -344,13 +358,13 @@ pub struct TrainConfig {
     pub method: Method,
     /// Schedule; default sequential for MOLE, simultaneous for HSIC and BP.
     pub schedule: Option<ScheduleKind>,
-    /// Simultaneous schedule on vector and image data: the learners (modules, head) grouped
-    /// into one stage per core by their timed steps, each stage a thread, stage 1 on batch b
-    /// while stage 2 is on b − 1; on two or more cores and without dropout (whose shared
-    /// generator would make the numbers depend on the threads' timing). The same numbers as
-    /// `false`, which has the learners take turns (one learner's activations in memory at a
-    /// time).
-    pub pipeline: bool,
+    /// Simultaneous schedule: `auto` (default), `on` or `off`. As a pipeline the learners
+    /// (modules, head) are grouped into one stage per core by their timed steps, each stage a
+    /// thread, stage 1 on batch b while stage 2 is on b − 1, with the same numbers as when they
+    /// take turns; `auto` puts the pipeline on trial for eight batches after five in turn and
+    /// keeps whichever ran faster per batch. Never with dropout (its shared generator would make the numbers depend on the
+    /// threads' timing), one learner or one core.
+    pub pipeline: PipelineMode,
     /// Epochs per module (sequential) or in total (simultaneous, BP).
     pub epochs: usize,
     /// Epochs of the head on the frozen network.
@@ -471,7 +485,7 @@ impl Default for TrainConfig {
             x_nodes: "labelled".into(),
             head: "linear".into(),
             eval_every: 1,
-            pipeline: true,
+            pipeline: PipelineMode::Auto,
             mole: MoleSettings::default(),
             hsic: HsicSettings::default(),
             local: LocalSettings::default(),
@@ -666,9 +680,10 @@ impl TrainConfig {
             )
             .to_lowercase());
         }
-        if !self.pipeline && self.schedule() != ScheduleKind::Simultaneous {
+        if self.pipeline != PipelineMode::Auto && self.schedule() != ScheduleKind::Simultaneous {
             return bad(format!(
-                "pipeline = false applies to the simultaneous schedule only (this run is {:?})",
+                "pipeline = {:?} applies to the simultaneous schedule only (this run is {:?})",
+                self.pipeline,
                 self.schedule()
             )
             .to_lowercase());
@@ -833,18 +848,23 @@ mod tests {
     }
 
     #[test]
-    fn turning_the_pipeline_off_is_for_the_simultaneous_schedule() {
-        let ok = TrainConfig::from_toml("method = \"hsic\"\npipeline = false\n").unwrap();
-        assert!(!ok.pipeline && ok.validate().is_ok());
-        assert!(TrainConfig::default().pipeline);
-        let e = TrainConfig::from_toml("method = \"mole\"\npipeline = false\n")
-            .and_then(|c| c.validate().map(|_| c))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("pipeline = false") && e.contains("sequential"),
-            "{e}"
-        );
+    fn choosing_the_pipeline_is_for_the_simultaneous_schedule() {
+        let ok = TrainConfig::from_toml("method = \"hsic\"\npipeline = \"off\"\n").unwrap();
+        assert!(ok.pipeline == PipelineMode::Off && ok.validate().is_ok());
+        assert_eq!(TrainConfig::default().pipeline, PipelineMode::Auto);
+        let auto = TrainConfig::from_toml("method = \"mole\"\npipeline = \"auto\"\n").unwrap();
+        assert!(auto.validate().is_ok());
+        for mode in ["on", "off"] {
+            let e = TrainConfig::from_toml(&format!("method = \"mole\"\npipeline = \"{mode}\"\n"))
+                .and_then(|c| c.validate().map(|_| c))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("pipeline = {mode}")) && e.contains("sequential"),
+                "{e}"
+            );
+        }
+        assert!(TrainConfig::from_toml("pipeline = true\n").is_err());
     }
 
     #[test]

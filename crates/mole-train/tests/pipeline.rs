@@ -4,7 +4,7 @@
 //! Each run is made inside a two-thread rayon pool, so the pipeline engages whatever the
 //! machine's core count.
 
-use mole_train::config::{Method, OptimizerKind, ScheduleKind, TrainConfig};
+use mole_train::config::{Method, OptimizerKind, PipelineMode, ScheduleKind, TrainConfig};
 use mole_train::train::{load_data, train_with};
 use mole_train::{RunDir, Summary};
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ fn temp_dir(name: &str) -> PathBuf {
     p
 }
 
-fn config(method: Method, pipeline: bool) -> TrainConfig {
+fn config(method: Method, pipeline: PipelineMode) -> TrainConfig {
     TrainConfig {
         dataset: "digits".into(),
         model: "mlp:64,64,64".into(),
@@ -64,9 +64,9 @@ fn the_pipeline_gives_the_numbers_of_the_learners_taking_turns() {
     for method in [Method::Mole, Method::Hsic] {
         let name = format!("{method:?}");
         let (piped, piped_rows) =
-            train_on_two_threads(&config(method, true), &format!("{name}-on"));
+            train_on_two_threads(&config(method, PipelineMode::On), &format!("{name}-on"));
         let (serial, serial_rows) =
-            train_on_two_threads(&config(method, false), &format!("{name}-off"));
+            train_on_two_threads(&config(method, PipelineMode::Off), &format!("{name}-off"));
         let (piped, serial) = (piped.unwrap(), serial.unwrap());
         // Three modules and the head in two stages (one per thread), cut where their timed
         // steps balance.
@@ -89,14 +89,37 @@ fn the_pipeline_gives_the_numbers_of_the_learners_taking_turns() {
     }
 }
 
+/// `auto` times a few batches each way and keeps the faster: whichever it keeps, the numbers are
+/// those of the learners taking turns. Epochs too short to decide on keep the turns.
+#[test]
+fn auto_keeps_the_numbers_and_short_epochs_keep_the_turns() {
+    let (auto, auto_rows) = train_on_two_threads(&config(Method::Hsic, PipelineMode::Auto), "auto");
+    let (_, off_rows) = train_on_two_threads(&config(Method::Hsic, PipelineMode::Off), "auto-off");
+    let auto = auto.unwrap();
+    assert_eq!(auto_rows, off_rows);
+    if let Some(stages) = &auto.pipeline_stages {
+        assert_eq!(
+            (stages.len(), stages.iter().sum::<usize>()),
+            (2, 4),
+            "{stages:?}"
+        );
+    }
+    // Batches of 512: three per epoch, nine in the run, too few to time the learners in turn
+    // and then put the pipeline on trial for eight batches: no pipeline is reported.
+    let mut cfg = config(Method::Hsic, PipelineMode::Auto);
+    cfg.batch_size = 512;
+    let (short, _) = train_on_two_threads(&cfg, "auto-short");
+    assert_eq!(short.unwrap().pipeline_stages, None);
+}
+
 #[test]
 fn dropout_and_a_single_learner_keep_the_serial_loop() {
-    let mut cfg = config(Method::Mole, true);
+    let mut cfg = config(Method::Mole, PipelineMode::On);
     cfg.epochs = 1;
     cfg.dropout = 0.1;
     let (s, _) = train_on_two_threads(&cfg, "dropout");
     assert_eq!(s.unwrap().pipeline_stages, None);
-    let mut cfg = config(Method::Bp, true);
+    let mut cfg = config(Method::Bp, PipelineMode::On);
     cfg.epochs = 1;
     let (s, _) = train_on_two_threads(&cfg, "bp");
     assert_eq!(s.unwrap().pipeline_stages, None);
@@ -106,7 +129,7 @@ fn dropout_and_a_single_learner_keep_the_serial_loop() {
 /// ends with the head's error, without a deadlock, and keeps the epochs finished before.
 #[test]
 fn a_failing_last_stage_ends_the_run_with_its_error() {
-    let mut cfg = config(Method::Mole, true);
+    let mut cfg = config(Method::Mole, PipelineMode::On);
     cfg.optimizer = OptimizerKind::Sgd;
     cfg.lr = Some(0.01);
     cfg.head_lr = Some(1e300);

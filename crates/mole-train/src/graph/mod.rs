@@ -153,8 +153,7 @@ fn one_run(
             .kept
             .as_ref()
             .map(|k| format!("{} {}", k.stage, k.epoch)),
-        // Graph steps take turns (the pipeline serves vector and image data).
-        pipeline_stages: None,
+        pipeline_stages: result.pipeline_stages.clone(),
     };
     let json = serde_json::to_string_pretty(&summary).context("serialising the summary")?;
     run.write("summary.json", json.as_bytes())

@@ -9,6 +9,7 @@ use crate::module::{LocalModule, Stage, make_optimizer};
 use crate::network::Network;
 use crate::objective::{Objective, TargetView};
 use crate::run::{MetricRow, RunDir};
+use crate::schedule::stages::{PipelinePlan, StageFeed, StagePools};
 use crate::session::{PlainDevice, Trained, checkpoint};
 use anyhow::Context;
 use burn::tensor::Device;
@@ -37,6 +38,8 @@ pub struct GraphRun {
     pub memory: crate::memory::MemoryUse,
     /// The epoch the validation items chose (its weights are the ones in `net`).
     pub kept: Option<crate::early_stop::KeptEpoch>,
+    /// Learners per stage when the simultaneous schedule ran as a pipeline.
+    pub pipeline_stages: Option<Vec<usize>>,
 }
 
 struct State<'a> {
@@ -65,6 +68,7 @@ struct State<'a> {
     resume_at: usize,
     /// Write `weights/snapshot.safetensors` after every epoch (not on the async schedule).
     snapshots: bool,
+    pipeline_stages: Option<Vec<usize>>,
 }
 
 /// Accuracy of the network's class scores on an evaluation step.
@@ -334,7 +338,8 @@ impl State<'_> {
 
     fn simultaneous(&mut self) -> anyhow::Result<usize> {
         let cfg = self.cfg;
-        let modules = self.net.modules.len();
+        let learners = self.net.modules.len() + usize::from(self.net.head.is_some());
+        let mut plan = PipelinePlan::new(learners, cfg.pipeline, cfg.dropout);
         for epoch in 1..=cfg.epochs {
             if !self.begin() {
                 continue;
@@ -342,26 +347,89 @@ impl State<'_> {
             for m in self.net.modules.iter_mut().chain(self.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }
-            for step in self.source.epoch(cfg, cfg.seed, epoch, &self.plain()) {
-                crate::stop::check()?;
-                let mut x = step.input.clone();
-                for k in 0..modules {
-                    let target = self.target_for(k, &step);
-                    let (out, diag) =
-                        self.net.modules[k].step_graph(x, Some(&step.graph), &target)?;
-                    self.record(k, diag["loss"]);
-                    x = out;
-                }
-                if self.net.head.is_some() {
-                    let target = self.target_for(modules, &step);
-                    let head = self.net.head.as_mut().expect("head");
-                    let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
-                    self.record(modules, diag["loss"]);
-                }
+            // As on vector data (`schedule::simultaneous`): runs of steps in turn or through
+            // the pipeline, as the plan decides.
+            let mut steps = self.source.epoch(cfg, cfg.seed, epoch, &self.plain());
+            let mut epoch_start = true;
+            while !steps.is_empty() {
+                let (pipelined, n) = plan.next_chunk(steps.len(), epoch_start)?;
+                epoch_start = false;
+                let chunk: Vec<GraphStep> = steps.drain(..n).collect();
+                let start = Instant::now();
+                let costs = match plan.pools() {
+                    Some(pools) if pipelined => {
+                        self.pipelined_steps(pools, chunk.into_iter())?;
+                        None
+                    }
+                    _ => {
+                        let mut costs = Vec::new();
+                        for step in &chunk {
+                            costs = self.step_in_turn(step)?;
+                        }
+                        Some(costs)
+                    }
+                };
+                plan.record(n, start.elapsed().as_secs_f64(), costs);
             }
+            self.pipeline_stages = plan.stages();
             self.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
         Ok(cfg.epochs + self.head_epochs()?)
+    }
+
+    /// One step of every learner in turn on the calling thread; the seconds each took.
+    fn step_in_turn(&mut self, step: &GraphStep) -> anyhow::Result<Vec<f64>> {
+        crate::stop::check()?;
+        let modules = self.net.modules.len();
+        let mut seconds = Vec::with_capacity(modules + 1);
+        let mut x = step.input.clone();
+        for k in 0..modules {
+            let target = self.target_for(k, step);
+            let start = Instant::now();
+            let (out, diag) = self.net.modules[k].step_graph(x, Some(&step.graph), &target)?;
+            seconds.push(start.elapsed().as_secs_f64());
+            self.record(k, diag["loss"]);
+            x = out;
+        }
+        if self.net.head.is_some() {
+            let target = self.target_for(modules, step);
+            let head = self.net.head.as_mut().expect("head");
+            let start = Instant::now();
+            let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
+            seconds.push(start.elapsed().as_secs_f64());
+            self.record(modules, diag["loss"]);
+        }
+        Ok(seconds)
+    }
+
+    /// `steps` through the learners as a pipeline of `pools`' stages ([`StagePools`]); the same
+    /// numbers as [`State::step_in_turn`] on each.
+    fn pipelined_steps(
+        &mut self,
+        pools: &StagePools,
+        steps: std::vec::IntoIter<GraphStep>,
+    ) -> anyhow::Result<()> {
+        // The learners leave the network for the epoch (the feed records into `self`) and always
+        // come back; meanwhile `record` counts every loss as the head's, which in this schedule
+        // (every learner on every step) it is by the first step's end either way.
+        let mut modules = std::mem::take(&mut self.net.modules);
+        let mut head = self.net.head.take();
+        let learners: Vec<&mut LocalModule> = modules.iter_mut().chain(head.as_mut()).collect();
+        let step = |_: usize, m: &mut LocalModule, item: &mut GraphInFlight| {
+            let target = match m.objective {
+                Objective::CrossEntropy => &item.step.head_target,
+                _ => &item.step.module_target,
+            };
+            let x = item.x.take().expect("a learner's input");
+            let (out, diag) = m.step_graph(x, Some(&item.step.graph), target)?;
+            item.x = Some(out);
+            Ok(diag["loss"])
+        };
+        let mut feed = GraphFeed { state: self, steps };
+        let result = pools.run_epoch(learners, &step, &mut feed);
+        self.net.modules = modules;
+        self.net.head = head;
+        result
     }
 
     /// Every module and the head in its own thread ([`super::pipeline`]), then the head's
@@ -528,6 +596,32 @@ impl State<'_> {
     }
 }
 
+/// A graph step on its way through the pipeline: the next learner's input and the step.
+struct GraphInFlight {
+    x: Option<Features>,
+    step: GraphStep,
+}
+
+/// Feeds the pipeline an epoch's steps and records the learners' losses.
+struct GraphFeed<'s, 'a> {
+    state: &'s mut State<'a>,
+    steps: std::vec::IntoIter<GraphStep>,
+}
+
+impl StageFeed<GraphInFlight> for GraphFeed<'_, '_> {
+    fn next(&mut self) -> anyhow::Result<Option<GraphInFlight>> {
+        crate::stop::check()?;
+        Ok(self.steps.next().map(|step| GraphInFlight {
+            x: Some(step.input.clone()),
+            step,
+        }))
+    }
+
+    fn loss(&mut self, k: usize, loss: f64) {
+        self.state.record(k, loss);
+    }
+}
+
 /// The evaluation batch of the dependence measures: X and Y of the scored test items.
 fn eval_batch(cfg: &TrainConfig, test: &GraphStep, device: &Device) -> anyhow::Result<EvalBatch> {
     let (shape, values) = crate::batches::to_host(test.module_target.x.clone());
@@ -669,6 +763,7 @@ pub fn train_on_graph(
         epochs_done: 0,
         resume_at: 0,
         snapshots: cfg.schedule() != ScheduleKind::Async,
+        pipeline_stages: None,
     };
     if cfg.resume_snapshot {
         st.resume()?;
@@ -702,6 +797,7 @@ pub fn train_on_graph(
         epochs_run,
         items_seen: per_epoch * cfg.epochs as u64,
         memory,
+        pipeline_stages: st.pipeline_stages.clone(),
         net: st.net,
     })
 }

@@ -12,7 +12,7 @@ mod frozen;
 mod head;
 mod sequential;
 mod simultaneous;
-mod stages;
+pub(crate) mod stages;
 
 #[cfg(feature = "mpi")]
 pub use async_::mpi::run_worker_rank;

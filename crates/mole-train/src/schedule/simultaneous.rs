@@ -1,7 +1,7 @@
 //! Interleaved layer-wise training: every module steps on every batch.
 
 use super::Schedule;
-use super::stages::{StageFeed, StagePools, pipeline_cores};
+use super::stages::{PipelinePlan, StageFeed, StagePools};
 use crate::batches::epoch_batches;
 use crate::module::LocalModule;
 use crate::objective::{Objective, Target};
@@ -14,11 +14,11 @@ use std::time::Instant;
 /// the frozen modules (the HSIC "format" phase). Each module's output is the one computed in its
 /// own training forward (pre-update weights), so every batch costs one forward per module.
 /// What the objectives need from a batch alone (the HSIC bottleneck's input factor) is computed
-/// one batch ahead ([`Objective::prepare_inputs`]). On two or more cores the learners run as a
-/// pipeline (`pipeline`, [`super::stages`]): after two batches in turn that time each learner's
-/// step, consecutive learners are grouped into one stage per core with balanced times, and
-/// stage 1 steps on batch b while stage 2 is on b − 1, with the same numbers as when they take
-/// turns.
+/// one batch ahead ([`Objective::prepare_inputs`]). On two or more cores the learners can run
+/// as a pipeline (`pipeline`, [`super::stages`]): after a few batches in turn that time each
+/// learner's step, consecutive learners are grouped into one stage per core with balanced
+/// times, and stage 1 steps on batch b while stage 2 is on b − 1, with the same numbers as
+/// when they take turns; [`PipelinePlan`] decides, batch run by batch run, which way goes.
 pub struct SimultaneousSchedule;
 
 impl Schedule for SimultaneousSchedule {
@@ -34,8 +34,7 @@ impl Schedule for SimultaneousSchedule {
             s.net.modules.iter().map(|m| m.objective.clone()).collect();
         let prepare = objectives.iter().any(Objective::prepares_inputs);
         let learners = modules + usize::from(s.net.head.is_some());
-        let cores = pipeline_cores(learners, cfg.pipeline, cfg.dropout);
-        let mut pools: Option<StagePools> = None;
+        let mut plan = PipelinePlan::new(learners, cfg.pipeline, cfg.dropout);
         for epoch in 1..=cfg.epochs {
             let batches = epoch_batches(n, cfg.batch_size, cfg.seed, epoch);
             if !s.begin_epoch("epoch", epoch, cfg.epochs, batches.len()) {
@@ -44,32 +43,29 @@ impl Schedule for SimultaneousSchedule {
             for m in s.net.modules.iter_mut().chain(s.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }
-            match (&pools, cores) {
-                (Some(p), _) => pipelined_epoch(s, p, &batches, &objectives, prepare)?,
-                // The first batches in turn, each learner's step timed; the rest pipelined in
-                // stages of balanced times.
-                (None, Some(cores)) if batches.len() > CALIBRATION_BATCHES => {
-                    let (first, rest) = batches.split_at(CALIBRATION_BATCHES);
-                    let costs = serial_epoch(s, first, &objectives, prepare)?;
-                    let p = StagePools::balanced(&costs, cores)?;
-                    s.pipeline_stages = Some(p.groups().to_vec());
-                    pipelined_epoch(s, &p, rest, &objectives, prepare)?;
-                    pools = Some(p);
-                }
-                _ => {
-                    serial_epoch(s, &batches, &objectives, prepare)?;
-                }
+            let mut rest: &[Vec<usize>] = &batches;
+            let mut epoch_start = true;
+            while !rest.is_empty() {
+                let (pipelined, n) = plan.next_chunk(rest.len(), epoch_start)?;
+                epoch_start = false;
+                let (chunk, tail) = rest.split_at(n);
+                let start = Instant::now();
+                let costs = match plan.pools() {
+                    Some(pools) if pipelined => {
+                        pipelined_epoch(s, pools, chunk, &objectives, prepare)?;
+                        None
+                    }
+                    _ => Some(serial_epoch(s, chunk, &objectives, prepare)?),
+                };
+                plan.record(n, start.elapsed().as_secs_f64(), costs);
+                rest = tail;
             }
+            s.pipeline_stages = plan.stages();
             s.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
         super::head::train_head_on_frozen(s)
     }
 }
-
-/// Batches of the first trained epoch that run in turn to time the learners before the
-/// pipeline's stages are drawn: the first pays for allocations and caches, the second's times
-/// count.
-const CALIBRATION_BATCHES: usize = 2;
 
 /// The learners taking turns on the calling thread through `batches`; the seconds each
 /// learner's step took on the last batch.
