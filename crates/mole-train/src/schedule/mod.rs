@@ -10,6 +10,7 @@
 mod async_;
 mod frozen;
 mod head;
+pub(crate) mod pipeline_plan;
 mod sequential;
 mod simultaneous;
 pub(crate) mod stages;

@@ -1,7 +1,8 @@
 //! Interleaved layer-wise training: every module steps on every batch.
 
 use super::Schedule;
-use super::stages::{PipelinePlan, StageFeed, StagePools};
+use super::pipeline_plan::PipelinePlan;
+use super::stages::{StageFeed, StagePools};
 use crate::batches::epoch_batches;
 use crate::module::LocalModule;
 use crate::objective::{Objective, Target};
@@ -15,10 +16,10 @@ use std::time::Instant;
 /// own training forward (pre-update weights), so every batch costs one forward per module.
 /// What the objectives need from a batch alone (the HSIC bottleneck's input factor) is computed
 /// one batch ahead ([`Objective::prepare_inputs`]). On two or more cores the learners can run
-/// as a pipeline (`pipeline`, [`super::stages`]): after a few batches in turn that time each
+/// as a pipeline (`pipeline`, `schedule::stages`): after a few batches in turn that time each
 /// learner's step, consecutive learners are grouped into one stage per core with balanced
 /// times, and stage 1 steps on batch b while stage 2 is on b − 1, with the same numbers as
-/// when they take turns; [`PipelinePlan`] decides, batch run by batch run, which way goes.
+/// when they take turns; `PipelinePlan` decides, batch run by batch run, which way goes.
 pub struct SimultaneousSchedule;
 
 impl Schedule for SimultaneousSchedule {
