@@ -696,3 +696,45 @@ fn bench_async_compares_one_epoch_with_bp_round_by_round() {
         assert_eq!(summary(&run_dir)["schedule"], "async");
     }
 }
+
+/// Ctrl-C in the middle of a pipelined simultaneous epoch: the feeder stops, the stages drain,
+/// the run ends with exit 130 and "interrupted", no panic, and keeps its snapshot.
+#[test]
+fn ctrl_c_stops_a_pipelined_simultaneous_run_cleanly() {
+    let dir = temp_dir("pipeline-ctrl-c");
+    let child = mole()
+        .env("RAYON_NUM_THREADS", "2")
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:64,64",
+        ])
+        .args(["--method", "hsic", "--pipeline", "on", "--eval-every", "1"])
+        .args(["--epochs", "5000", "--batch-size", "64", "--out"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past the five batches in turn: a few epochs evaluated.
+    let metrics = dir.join("metrics.csv");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 1 + 3 * 3 {
+        assert!(t0.elapsed().as_secs() < 120, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(dir.join("weights/snapshot.safetensors").is_file());
+    assert!(!dir.join("summary.json").exists());
+}
