@@ -703,6 +703,18 @@ impl TrainConfig {
         if self.train_samples == Some(0) || self.test_samples == Some(0) {
             return bad("train_samples and test_samples must be positive".into());
         }
+        if !(self.hsic.sigma > 0.0 && self.hsic.sigma.is_finite()) {
+            return bad(format!(
+                "hsic.sigma = {} (the kernel width must be positive)",
+                self.hsic.sigma
+            ));
+        }
+        if !(self.hsic.epsilon >= 0.0 && self.hsic.epsilon.is_finite()) {
+            return bad(format!(
+                "hsic.epsilon = {} (the regulariser must be 0 or positive)",
+                self.hsic.epsilon
+            ));
+        }
         if self
             .hsic
             .sigmas
@@ -845,6 +857,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("magic") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn the_hsic_kernel_width_must_be_positive() {
+        for text in [
+            "[hsic]\nsigma = 0.0\n",
+            "[hsic]\nsigma = -2.0\n",
+            "[hsic]\nepsilon = -1e-5\n",
+        ] {
+            let e = TrainConfig::from_toml(text)
+                .and_then(|c| c.validate().map(|_| c))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("hsic.sigma") || e.contains("hsic.epsilon"),
+                "{e}"
+            );
+        }
+        assert!(
+            TrainConfig::from_toml("[hsic]\nsigma = 5.0\n")
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
