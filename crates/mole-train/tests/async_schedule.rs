@@ -149,6 +149,32 @@ fn a_slow_downstream_module_never_deadlocks_the_pipeline() {
     }
 }
 
+/// Regression: with MOLE's joint target `I(T;{Y,X})` the workers got no inputs X (only λ_x ≠ 0
+/// sent them) and scored against a column of zeros; block buffers must give the simultaneous
+/// schedule's numbers here too.
+#[test]
+fn block_with_the_joint_target_gives_the_simultaneous_numbers() {
+    let mut sim_cfg = config(ScheduleKind::Simultaneous, 2);
+    sim_cfg.model = "mlp:64,64".into();
+    sim_cfg.group = vec![1, 1];
+    sim_cfg.mole.joint_target = "label+input".into();
+    let sim_dir = temp_dir("joint-sim");
+    train_in(&sim_cfg, &sim_dir, None).unwrap();
+    let mut cfg = sim_cfg.clone();
+    cfg.schedule = Some(ScheduleKind::Async);
+    cfg.async_.buffer = BufferPolicy::Block;
+    let dir = temp_dir("joint-async");
+    train_in(&cfg, &dir, None).unwrap();
+    let rows = |d: &Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+            .collect()
+    };
+    assert_eq!(rows(&dir), rows(&sim_dir));
+}
+
 #[test]
 fn a_panicking_worker_ends_the_run_naming_it_and_keeps_the_checkpoints() {
     let dir = temp_dir("panic");

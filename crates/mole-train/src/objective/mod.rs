@@ -290,6 +290,16 @@ impl Objective {
         if w > 0.0 && w.is_finite() { w } else { 1.0 }
     }
 
+    /// Whether the loss reads the network inputs X of its target ([`Target::x`]): HSIC's input
+    /// term, MOLE's `I(T;X)` (λ_x ≠ 0) or its joint target `I(T;{Y,X})`.
+    pub fn scores_inputs(&self) -> bool {
+        match self {
+            Objective::Hsic(_) => true,
+            Objective::Mole(m) => m.lambda_x != 0.0 || m.joint_x,
+            Objective::Sim(_) | Objective::CrossEntropy => false,
+        }
+    }
+
     /// Whether [`Objective::prepare_inputs`] has work to do: some of the loss depends on the
     /// batch alone.
     pub fn prepares_inputs(&self) -> bool {

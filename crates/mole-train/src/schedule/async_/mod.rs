@@ -44,13 +44,10 @@ pub struct AsyncSchedule {
     pub hook: Option<StepHook>,
 }
 
-/// Whether some module scores its output against the network inputs X.
+/// Whether some module scores its output against the network inputs X
+/// ([`Objective::scores_inputs`]).
 fn needs_inputs(objectives: &[&Objective]) -> bool {
-    objectives.iter().any(|o| match o {
-        Objective::Hsic(_) => true,
-        Objective::Mole(m) => m.lambda_x != 0.0,
-        Objective::Sim(_) | Objective::CrossEntropy => false,
-    })
+    objectives.iter().any(|o| o.scores_inputs())
 }
 
 /// A stand-in with the same weights, left in the session while the original trains in its
