@@ -176,6 +176,35 @@ impl<'a> Session<'a> {
         self.device.clone().without_autodiff_device()
     }
 
+    /// The target of training rows `idx` for objectives that do not read the inputs X
+    /// ([`crate::objective::Objective::scores_inputs`]): the labels, and an `[n, 1]` column of
+    /// zeros for X instead of gathering (and augmenting) the rows once more.
+    pub fn labels_target(&self, idx: &[usize]) -> Target {
+        let _phase = profile::scope(Phase::Data);
+        Target {
+            x: burn::tensor::Tensor::zeros([idx.len(), 1], &self.plain_device()),
+            labels: batches::labels(&self.data.train, idx),
+            num_classes: self.data.train.num_classes,
+            view: None,
+            input_sample: None,
+            cache: Default::default(),
+        }
+    }
+
+    /// The target of training rows `idx` for `objectives`: [`Session::target`] when one of them
+    /// reads the inputs X, else [`Session::labels_target`].
+    pub fn target_for<'o>(
+        &self,
+        idx: &[usize],
+        mut objectives: impl Iterator<Item = &'o crate::objective::Objective>,
+    ) -> Target {
+        if objectives.any(crate::objective::Objective::scores_inputs) {
+            self.target(idx)
+        } else {
+            self.labels_target(idx)
+        }
+    }
+
     /// Training rows `idx` as tensors, augmented (when configured) with this epoch's draws, so
     /// that [`Session::input`] and [`Session::target`] see the same images.
     fn rows(&self, idx: &[usize]) -> Features {

@@ -480,3 +480,27 @@ mod detached_path {
         assert_same("sim", detached, reference);
     }
 }
+
+/// Which objectives read the inputs X: the schedules gather X for a step only for those
+/// (`Session::target_for`), and the async feeder sends it only to them.
+#[test]
+fn only_the_input_terms_and_the_joint_target_read_the_inputs() {
+    use super::*;
+    use crate::config::{HsicSettings, LocalSettings, MoleSettings};
+    let local = LocalSettings::default();
+    let mole = |f: &dyn Fn(&mut MoleSettings)| {
+        let mut s = MoleSettings::default();
+        f(&mut s);
+        Objective::Mole(MoleObjective::from_settings(&s, &local).unwrap())
+    };
+    assert!(!mole(&|_| {}).scores_inputs());
+    assert!(mole(&|s| s.lambda_x = 0.5).scores_inputs());
+    assert!(mole(&|s| s.joint_target = "label+input".into()).scores_inputs());
+    let hsic = HsicSettings::default();
+    assert!(
+        Objective::Hsic(HsicObjective::from_settings(&hsic, &local, hsic.sigma).unwrap())
+            .scores_inputs()
+    );
+    assert!(!Objective::CrossEntropy.scores_inputs());
+    assert!(!Objective::Sim(SimObjective::from_settings(&local).unwrap()).scores_inputs());
+}

@@ -36,7 +36,7 @@ pub trait Schedule {
 /// batch of training rows `idx` with inputs `x`, its loss recorded.
 fn learner_step(s: &mut Session<'_>, k: usize, idx: &[usize], x: Features) -> anyhow::Result<()> {
     crate::stop::check()?;
-    let target = s.target(idx);
+    let target = s.target_for(idx, std::iter::once(&s.net.learner(k).objective));
     let (_, diag) = s.net.learner_mut(k).step(x, &target)?;
     if k == 0 {
         s.samples_seen += idx.len() as u64;

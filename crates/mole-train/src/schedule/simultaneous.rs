@@ -88,10 +88,10 @@ fn serial_epoch(
                 Some(h) => h
                     .join()
                     .map_err(|_| anyhow::anyhow!("the batch preparation thread panicked"))?,
-                None => s.target(idx),
+                None => s.target_for(idx, objectives.iter()),
             };
             if let (true, Some(next)) = (prepare, batches.get(b + 1)) {
-                let next = s.target(next);
+                let next = s.target_for(next, objectives.iter());
                 ahead = Some(scope.spawn(move || {
                     for o in objectives {
                         o.prepare_inputs(&next);
@@ -142,7 +142,7 @@ impl StageFeed<InFlight> for SessionFeed<'_, '_, '_> {
         let Some(idx) = self.batches.next() else {
             return Ok(None);
         };
-        let target = self.s.target(idx);
+        let target = self.s.target_for(idx, self.objectives.iter());
         if self.prepare {
             for o in self.objectives {
                 o.prepare_inputs(&target);
