@@ -126,6 +126,8 @@ BAD = [
     (dict(config=3), ["config"]),
     (dict(config="/nonexistent/c.toml"), ["/nonexistent/c.toml"]),
     (dict(async_={"distributed": "mpi"}, schedule="async"), ["async.distributed"]),
+    (dict(pipeline="sideways"), ["pipeline", "sideways"]),
+    (dict(pipeline="on", method="mole"), ["pipeline = on", "sequential"]),
     (dict(resume="/tmp", out="/tmp/x"), ["out"]),
     (dict(resume="/nonexistent-run"), ["resume", "no config.toml"]),
 ]
