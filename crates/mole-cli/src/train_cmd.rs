@@ -54,9 +54,9 @@ pub struct TrainArgs {
     /// module and the head, connected by bounded buffers).
     #[arg(long, value_parser = parse_schedule)]
     pub schedule: Option<ScheduleKind>,
-    /// simultaneous schedule: auto (default: whichever ran faster on a few batches), on (the
-    /// modules and the head in one stage per core, overlapping on the cores; not with dropout)
-    /// or off (taking turns); the same numbers either way.
+    /// simultaneous schedule: auto (default: whichever ran faster on a few batches; in turn
+    /// under --profile), on (the modules and the head in one stage per core, overlapping on the
+    /// cores; not with dropout) or off (taking turns); the same numbers either way.
     #[arg(long, value_parser = parse_pipeline)]
     pub pipeline: Option<PipelineMode>,
     /// async schedule: buffer policy, block (lossless back-pressure) or replay (never blocks the

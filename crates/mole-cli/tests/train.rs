@@ -738,3 +738,23 @@ fn ctrl_c_stops_a_pipelined_simultaneous_run_cleanly() {
     assert!(dir.join("weights/snapshot.safetensors").is_file());
     assert!(!dir.join("summary.json").exists());
 }
+
+/// `--profile` times each learner's phases: under `pipeline = "auto"` the simultaneous schedule
+/// then takes turns (a pipeline's phases would overlap in time); `--pipeline on` still runs one.
+#[test]
+fn a_step_profile_keeps_the_learners_in_turn_unless_the_pipeline_is_asked_for() {
+    let dir = temp_dir("profile-pipeline");
+    let stages = |mode: &str| {
+        let out = dir.join(mode);
+        let o = run(mole()
+            .env("RAYON_NUM_THREADS", "2")
+            .args(["train", "--quiet", "--profile", "--dataset", "digits"])
+            .args(["--model", "mlp:64,64", "--method", "hsic", "--epochs", "4"])
+            .args(["--batch-size", "64", "--pipeline", mode, "--out"])
+            .arg(&out));
+        assert!(o.status.success(), "{}", text(&o).1);
+        summary(&out).get("pipeline_stages").cloned()
+    };
+    assert_eq!(stages("auto"), None);
+    assert!(stages("on").is_some());
+}

@@ -53,8 +53,14 @@ pub(crate) enum PipelinePlan {
 
 impl PipelinePlan {
     /// The plan for `learners`: [`PipelinePlan::InTurn`] unless [`pipeline_cores`] allows a
-    /// pipeline.
+    /// pipeline and, for `auto`, no step profile is being taken.
     pub(crate) fn new(learners: usize, mode: PipelineMode, dropout: f64) -> Self {
+        // A step profile (`--profile`) times each learner's phases, which a pipeline would run
+        // side by side: `auto` takes turns then, an explicit `on` still pipelines.
+        let mode = match mode {
+            PipelineMode::Auto if mole_info::profile::enabled() => PipelineMode::Off,
+            other => other,
+        };
         match pipeline_cores(learners, mode, dropout) {
             Some(cores) => PipelinePlan::Calibrating {
                 cores,
