@@ -353,9 +353,9 @@ impl State<'_> {
             let mut steps = self.source.epoch(cfg, cfg.seed, epoch, &self.plain());
             let mut epoch_start = true;
             while !steps.is_empty() {
-                let (pipelined, n) = plan.next_chunk(steps.len(), epoch_start)?;
+                let (pipelined, count) = plan.next_chunk(steps.len(), epoch_start)?;
                 epoch_start = false;
-                let chunk: Vec<GraphStep> = steps.drain(..n).collect();
+                let chunk: Vec<GraphStep> = steps.drain(..count).collect();
                 let start = Instant::now();
                 let costs = match plan.pools() {
                     Some(pools) if pipelined => {
@@ -370,7 +370,7 @@ impl State<'_> {
                         Some(costs)
                     }
                 };
-                plan.record(n, start.elapsed().as_secs_f64(), costs);
+                plan.record(count, start.elapsed().as_secs_f64(), costs);
             }
             self.pipeline_stages = plan.stages();
             self.end_epoch(Trained::All, epoch, cfg.epochs)?;

@@ -47,18 +47,18 @@ impl Schedule for SimultaneousSchedule {
             let mut rest: &[Vec<usize>] = &batches;
             let mut epoch_start = true;
             while !rest.is_empty() {
-                let (pipelined, n) = plan.next_chunk(rest.len(), epoch_start)?;
+                let (pipelined, count) = plan.next_chunk(rest.len(), epoch_start)?;
                 epoch_start = false;
-                let (chunk, tail) = rest.split_at(n);
+                let (chunk, tail) = rest.split_at(count);
                 let start = Instant::now();
                 let costs = match plan.pools() {
                     Some(pools) if pipelined => {
-                        pipelined_epoch(s, pools, chunk, &objectives, prepare)?;
+                        batches_pipelined(s, pools, chunk, &objectives, prepare)?;
                         None
                     }
-                    _ => Some(serial_epoch(s, chunk, &objectives, prepare)?),
+                    _ => Some(batches_in_turn(s, chunk, &objectives, prepare)?),
                 };
-                plan.record(n, start.elapsed().as_secs_f64(), costs);
+                plan.record(count, start.elapsed().as_secs_f64(), costs);
                 rest = tail;
             }
             s.pipeline_stages = plan.stages();
@@ -70,7 +70,7 @@ impl Schedule for SimultaneousSchedule {
 
 /// The learners taking turns on the calling thread through `batches`; the seconds each
 /// learner's step took on the last batch.
-fn serial_epoch(
+fn batches_in_turn(
     s: &mut Session<'_>,
     batches: &[Vec<usize>],
     objectives: &[Objective],
@@ -158,16 +158,16 @@ impl StageFeed<InFlight> for SessionFeed<'_, '_, '_> {
     }
 }
 
-/// One epoch with every learner on its own thread ([`StagePools`]); the same numbers as
-/// [`serial_epoch`].
-fn pipelined_epoch(
+/// `batches` through the pipeline's stages, each on its own thread ([`StagePools`]); the same
+/// numbers as [`batches_in_turn`].
+fn batches_pipelined(
     s: &mut Session<'_>,
     pools: &StagePools,
     batches: &[Vec<usize>],
     objectives: &[Objective],
     prepare: bool,
 ) -> anyhow::Result<()> {
-    // The learners leave the session for the epoch (the feed needs it) and always come back.
+    // The learners leave the session meanwhile (the feed needs it) and always come back.
     // Meanwhile `record_loss` sees no modules and no head and counts every loss as the head's
     // ("head trained"), which in this schedule, where every learner steps on every batch, it is
     // by the first batch's end either way.
