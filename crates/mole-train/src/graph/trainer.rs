@@ -427,7 +427,7 @@ impl State<'_> {
             Ok(diag["loss"])
         };
         let mut feed = GraphFeed { state: self, steps };
-        let result = pools.run_epoch(learners, &step, &mut feed);
+        let result = pools.run(learners, &step, &mut feed);
         self.net.modules = modules;
         self.net.head = head;
         result

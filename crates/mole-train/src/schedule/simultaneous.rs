@@ -187,7 +187,7 @@ fn batches_pipelined(
         objectives,
         prepare,
     };
-    let result = pools.run_epoch(learners, &step, &mut feed);
+    let result = pools.run(learners, &step, &mut feed);
     s.net.modules = modules;
     s.net.head = head;
     result

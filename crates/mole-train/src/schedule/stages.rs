@@ -16,9 +16,9 @@ use anyhow::Context;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
-/// What feeds a pipelined epoch and hears its losses, on the calling thread.
+/// What feeds a pipelined run of batches and hears its losses, on the calling thread.
 pub(crate) trait StageFeed<I> {
-    /// The next batch, or `None` at the end of the epoch.
+    /// The next batch, or `None` at the end of the run of batches.
     fn next(&mut self) -> anyhow::Result<Option<I>>;
     /// Learner `k`'s loss on its next batch (in batch order for each `k`).
     fn loss(&mut self, k: usize, loss: f64);
@@ -108,11 +108,11 @@ impl StagePools {
         &self.groups
     }
 
-    /// Runs one epoch: every batch `feed` gives goes through `learners` in order, each on its
-    /// own thread. The first error in learner order wins (a learner whose successor stopped
-    /// stops quietly); an error of `feed` (an interrupt) comes after them. Returns when every
-    /// stage has finished.
-    pub(crate) fn run_epoch<I: Send>(
+    /// Runs every batch `feed` gives (until it says `None`) through `learners` in order, each
+    /// stage on its own thread. The first error in learner order wins (a learner whose
+    /// successor stopped stops quietly); an error of `feed` (an interrupt) comes after them.
+    /// Returns when every stage has finished.
+    pub(crate) fn run<I: Send>(
         &self,
         learners: Vec<&mut LocalModule>,
         step: &StageStep<'_, I>,
