@@ -101,19 +101,9 @@ fn ctrl_c_stops_the_async_workers_and_keeps_what_was_written() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until an epoch has been evaluated (the handler is installed before training).
+    // Once an epoch has been evaluated (the handler is installed before training).
     let metrics = dir.join("metrics.csv");
-    let t0 = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 3 {
-        assert!(t0.elapsed().as_secs() < 120, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt_after_rows(child, &metrics, 3);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted during epoch"), "{stderr}");

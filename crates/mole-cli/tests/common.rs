@@ -50,3 +50,23 @@ pub fn summary(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
+
+/// Waits until the run writing `metrics` (a `metrics.csv`) has `rows` lines in it (two minutes
+/// at most), sends the child Ctrl-C (SIGINT) and returns its output.
+pub fn interrupt_after_rows(
+    child: std::process::Child,
+    metrics: &std::path::Path,
+    rows: usize,
+) -> Output {
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(metrics).map_or(0, |m| m.lines().count()) < rows {
+        assert!(t0.elapsed().as_secs() < 120, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}

@@ -719,18 +719,7 @@ fn ctrl_c_stops_a_pipelined_simultaneous_run_cleanly() {
         .spawn()
         .unwrap();
     // Past the five batches in turn: a few epochs evaluated.
-    let metrics = dir.join("metrics.csv");
-    let t0 = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 1 + 3 * 3 {
-        assert!(t0.elapsed().as_secs() < 120, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt_after_rows(child, &dir.join("metrics.csv"), 1 + 3 * 3);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");

@@ -44,6 +44,15 @@ fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("async.json is JSON")
 }
 
+/// The rows of a run's `metrics.csv` without their last column, the wall-clock seconds.
+fn metrics_rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+        .collect()
+}
+
 fn workers(r: &serde_json::Value) -> Vec<serde_json::Value> {
     r["workers"].as_array().expect("workers").clone()
 }
@@ -103,13 +112,7 @@ fn block_uses_every_batch_once_per_epoch_and_gives_the_simultaneous_numbers() {
     // Module k's output for batch b is computed after exactly b − 1 updates of module k in both
     // schedules, so block buffers give the simultaneous schedule's numbers, row for row (all
     // but the wall-clock column).
-    let sim_metrics = std::fs::read_to_string(sim_dir.join("metrics.csv")).unwrap();
-    let without_seconds = |text: &str| -> Vec<String> {
-        text.lines()
-            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
-            .collect()
-    };
-    assert_eq!(without_seconds(&metrics), without_seconds(&sim_metrics));
+    assert_eq!(metrics_rows(&dir), metrics_rows(&sim_dir));
     assert_eq!(asy.test_accuracy, sim.test_accuracy);
 }
 
@@ -165,14 +168,7 @@ fn block_with_the_joint_target_gives_the_simultaneous_numbers() {
     cfg.async_.buffer = BufferPolicy::Block;
     let dir = temp_dir("joint-async");
     train_in(&cfg, &dir, None).unwrap();
-    let rows = |d: &Path| -> Vec<String> {
-        std::fs::read_to_string(d.join("metrics.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
-            .collect()
-    };
-    assert_eq!(rows(&dir), rows(&sim_dir));
+    assert_eq!(metrics_rows(&dir), metrics_rows(&sim_dir));
 }
 
 #[test]

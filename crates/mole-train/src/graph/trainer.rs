@@ -350,28 +350,20 @@ impl State<'_> {
             }
             // As on vector data (`schedule::simultaneous`): runs of steps in turn or through
             // the pipeline, as the plan decides.
-            let mut steps = self.source.epoch(cfg, cfg.seed, epoch, &self.plain());
-            let mut epoch_start = true;
-            while !steps.is_empty() {
-                let (pipelined, count) = plan.next_chunk(steps.len(), epoch_start)?;
-                epoch_start = false;
-                let chunk: Vec<GraphStep> = steps.drain(..count).collect();
-                let start = Instant::now();
-                let costs = match plan.pools() {
-                    Some(pools) if pipelined => {
-                        self.pipelined_steps(pools, chunk.into_iter())?;
-                        None
+            let steps = self.source.epoch(cfg, cfg.seed, epoch, &self.plain());
+            plan.run_epoch(steps, |pools, chunk| match pools {
+                Some(pools) => {
+                    self.pipelined_steps(pools, chunk.into_iter())?;
+                    Ok(None)
+                }
+                None => {
+                    let mut costs = Vec::new();
+                    for step in &chunk {
+                        costs = self.step_in_turn(step)?;
                     }
-                    _ => {
-                        let mut costs = Vec::new();
-                        for step in &chunk {
-                            costs = self.step_in_turn(step)?;
-                        }
-                        Some(costs)
-                    }
-                };
-                plan.record(count, start.elapsed().as_secs_f64(), costs);
-            }
+                    Ok(Some(costs))
+                }
+            })?;
             self.pipeline_stages = plan.stages();
             self.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }

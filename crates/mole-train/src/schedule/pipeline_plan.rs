@@ -3,6 +3,7 @@
 
 use super::stages::StagePools;
 use crate::config::PipelineMode;
+use std::time::Instant;
 
 /// Batches of the run that go in turn first: the first pays for allocations and caches, the
 /// others are timed (their time per batch is what a pipeline must beat, and the learners' step
@@ -75,11 +76,7 @@ impl PipelinePlan {
 
     /// The next run of batches out of `remaining` in the current epoch (`epoch_start`: none of
     /// it has run yet): whether they go through the pipeline, and how many.
-    pub(crate) fn next_chunk(
-        &mut self,
-        remaining: usize,
-        epoch_start: bool,
-    ) -> anyhow::Result<(bool, usize)> {
+    fn next_chunk(&mut self, remaining: usize, epoch_start: bool) -> anyhow::Result<(bool, usize)> {
         let ready = match self {
             PipelinePlan::Calibrating { seen, .. } => {
                 *seen >= CALIBRATION_BATCHES && (epoch_start || remaining >= TRIAL_BATCHES)
@@ -116,8 +113,30 @@ impl PipelinePlan {
         })
     }
 
+    /// Runs an epoch's `items` (batches, graph steps) in the runs the plan asks for: `run`
+    /// trains the learners on each run, through the pipeline's stages when it is given them,
+    /// else in turn, and returns the learners' step times on its last item when they took
+    /// turns; the plan records each run's time.
+    pub(crate) fn run_epoch<T>(
+        &mut self,
+        mut items: Vec<T>,
+        mut run: impl FnMut(Option<&StagePools>, Vec<T>) -> anyhow::Result<Option<Vec<f64>>>,
+    ) -> anyhow::Result<()> {
+        let mut epoch_start = true;
+        while !items.is_empty() {
+            let (pipelined, count) = self.next_chunk(items.len(), epoch_start)?;
+            epoch_start = false;
+            let chunk: Vec<T> = items.drain(..count).collect();
+            let start = Instant::now();
+            let pools = if pipelined { self.pools() } else { None };
+            let costs = run(pools, chunk)?;
+            self.record(count, start.elapsed().as_secs_f64(), costs);
+        }
+        Ok(())
+    }
+
     /// The stages, while the pipeline runs or is on trial.
-    pub(crate) fn pools(&self) -> Option<&StagePools> {
+    fn pools(&self) -> Option<&StagePools> {
         match self {
             PipelinePlan::Trial { pools, .. } | PipelinePlan::Pipelined(pools) => Some(pools),
             PipelinePlan::Calibrating { .. } | PipelinePlan::InTurn => None,
@@ -134,7 +153,7 @@ impl PipelinePlan {
 
     /// Records a chunk [`PipelinePlan::next_chunk`] asked for: `batches` in `seconds`, with the
     /// learners' step times on its last batch when they took turns.
-    pub(crate) fn record(&mut self, batches: usize, seconds: f64, step_costs: Option<Vec<f64>>) {
+    fn record(&mut self, batches: usize, seconds: f64, step_costs: Option<Vec<f64>>) {
         match self {
             PipelinePlan::Calibrating {
                 seen,

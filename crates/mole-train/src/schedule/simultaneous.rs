@@ -44,23 +44,13 @@ impl Schedule for SimultaneousSchedule {
             for m in s.net.modules.iter_mut().chain(s.net.head.as_mut()) {
                 m.begin_epoch(epoch, cfg.epochs);
             }
-            let mut rest: &[Vec<usize>] = &batches;
-            let mut epoch_start = true;
-            while !rest.is_empty() {
-                let (pipelined, count) = plan.next_chunk(rest.len(), epoch_start)?;
-                epoch_start = false;
-                let (chunk, tail) = rest.split_at(count);
-                let start = Instant::now();
-                let costs = match plan.pools() {
-                    Some(pools) if pipelined => {
-                        batches_pipelined(s, pools, chunk, &objectives, prepare)?;
-                        None
-                    }
-                    _ => Some(batches_in_turn(s, chunk, &objectives, prepare)?),
-                };
-                plan.record(count, start.elapsed().as_secs_f64(), costs);
-                rest = tail;
-            }
+            plan.run_epoch(batches, |pools, chunk| match pools {
+                Some(pools) => {
+                    batches_pipelined(s, pools, &chunk, &objectives, prepare)?;
+                    Ok(None)
+                }
+                None => Ok(Some(batches_in_turn(s, &chunk, &objectives, prepare)?)),
+            })?;
             s.pipeline_stages = plan.stages();
             s.end_epoch(Trained::All, epoch, cfg.epochs)?;
         }
