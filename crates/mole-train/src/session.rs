@@ -181,14 +181,8 @@ impl<'a> Session<'a> {
     /// zeros for X instead of gathering (and augmenting) the rows once more.
     pub fn labels_target(&self, idx: &[usize]) -> Target {
         let _phase = profile::scope(Phase::Data);
-        Target {
-            x: burn::tensor::Tensor::zeros([idx.len(), 1], &self.plain_device()),
-            labels: batches::labels(&self.data.train, idx),
-            num_classes: self.data.train.num_classes,
-            view: None,
-            input_sample: None,
-            cache: Default::default(),
-        }
+        let zeros = burn::tensor::Tensor::zeros([idx.len(), 1], &self.plain_device());
+        self.target_with(zeros, idx)
     }
 
     /// The target of training rows `idx` for `objectives`: [`Session::target`] when one of them
@@ -203,6 +197,22 @@ impl<'a> Session<'a> {
         } else {
             self.labels_target(idx)
         }
+    }
+
+    /// Training rows `idx` as network input and the target for `objectives`, the rows gathered
+    /// (and augmented) once for both: [`Session::input`] and [`Session::target_for`].
+    pub fn input_and_target<'o>(
+        &self,
+        idx: &[usize],
+        mut objectives: impl Iterator<Item = &'o crate::objective::Objective>,
+    ) -> (Features, Target) {
+        if !objectives.any(crate::objective::Objective::scores_inputs) {
+            return (self.input(idx), self.labels_target(idx));
+        }
+        let _phase = profile::scope(Phase::Data);
+        let x = self.rows(idx);
+        let target = self.target_with(x.clone().flat(), idx);
+        (x, target)
     }
 
     /// Training rows `idx` as tensors, augmented (when configured) with this epoch's draws, so
@@ -222,8 +232,13 @@ impl<'a> Session<'a> {
     pub fn target(&self, idx: &[usize]) -> Target {
         let _phase = profile::scope(Phase::Data);
         let x = self.rows(idx);
+        self.target_with(x.flat(), idx)
+    }
+
+    /// The target of training rows `idx` with inputs `x`.
+    fn target_with(&self, x: burn::tensor::Tensor<2>, idx: &[usize]) -> Target {
         Target {
-            x: x.flat(),
+            x,
             labels: batches::labels(&self.data.train, idx),
             num_classes: self.data.train.num_classes,
             view: None,

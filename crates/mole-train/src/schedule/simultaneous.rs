@@ -69,27 +69,26 @@ fn batches_in_turn(
     let modules = s.net.modules.len();
     let mut seconds = Vec::new();
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        // The next batch's target, its batch-only terms computed on a helper thread while the
-        // modules train on this one.
-        let mut ahead: Option<std::thread::ScopedJoinHandle<'_, Target>> = None;
+        // The next batch's input and target, its batch-only terms computed on a helper thread
+        // while the modules train on this one.
+        let mut ahead: Option<std::thread::ScopedJoinHandle<'_, (Features, Target)>> = None;
         for (b, idx) in batches.iter().enumerate() {
             crate::stop::check()?;
-            let target = match ahead.take() {
+            let (mut x, target) = match ahead.take() {
                 Some(h) => h
                     .join()
                     .map_err(|_| anyhow::anyhow!("the batch preparation thread panicked"))?,
-                None => s.target_for(idx, objectives.iter()),
+                None => s.input_and_target(idx, objectives.iter()),
             };
             if let (true, Some(next)) = (prepare, batches.get(b + 1)) {
-                let next = s.target_for(next, objectives.iter());
+                let next = s.input_and_target(next, objectives.iter());
                 ahead = Some(scope.spawn(move || {
                     for o in objectives {
-                        o.prepare_inputs(&next);
+                        o.prepare_inputs(&next.1);
                     }
                     next
                 }));
             }
-            let mut x = s.input(idx);
             seconds.clear();
             for k in 0..modules {
                 let start = Instant::now();
@@ -132,15 +131,14 @@ impl StageFeed<InFlight> for SessionFeed<'_, '_, '_> {
         let Some(idx) = self.batches.next() else {
             return Ok(None);
         };
-        let target = self.s.target_for(idx, self.objectives.iter());
+        let (x, target) = self.s.input_and_target(idx, self.objectives.iter());
         if self.prepare {
             for o in self.objectives {
                 o.prepare_inputs(&target);
             }
         }
-        let x = Some(self.s.input(idx));
         self.s.samples_seen += idx.len() as u64;
-        Ok(Some(InFlight { x, target }))
+        Ok(Some(InFlight { x: Some(x), target }))
     }
 
     fn loss(&mut self, k: usize, loss: f64) {
