@@ -5,7 +5,8 @@
 //! Deterministic because each epoch reseeds the device from the seed and the epoch's number, the
 //! snapshot holds the weights, the optimiser moments and the kept epoch of the head, and the
 //! tests run one intra-op thread (`RAYON_NUM_THREADS=1`: the order of a parallel reduction is
-//! then fixed).
+//! then fixed), except the pipelined one, which needs two and whose uninterrupted and resumed
+//! runs both use two.
 
 mod common;
 use common::*;
@@ -22,11 +23,13 @@ struct Plan<'a> {
     schedule: &'a str,
     epochs: [&'a str; 2],
     extra: &'a [&'a str],
+    /// Intra-op threads (`RAYON_NUM_THREADS`): 1 unless a test needs the pipeline's two stages.
+    threads: &'a str,
 }
 
-/// The flags of a plan, with a fixed seed and one intra-op thread.
+/// The flags of a plan, with a fixed seed and its intra-op threads.
 fn base(cmd: &mut Command, p: Plan<'_>) {
-    cmd.env("RAYON_NUM_THREADS", "1")
+    cmd.env("RAYON_NUM_THREADS", p.threads)
         .args(["train", "--quiet", "--seed", "3", "--dataset", p.dataset])
         .args(["--method", p.method, "--schedule", p.schedule])
         .args(["--epochs", p.epochs[0], "--head-epochs", p.epochs[1]])
@@ -43,6 +46,7 @@ fn digits<'a>(method: &'a str, schedule: &'a str, epochs: [&'a str; 2]) -> Plan<
         schedule,
         epochs,
         extra: &[],
+        threads: "1",
     }
 }
 
@@ -76,8 +80,12 @@ fn random_below(n: u64) -> u64 {
 
 /// Trains once uninterrupted, then again killed with SIGKILL once `ready` holds for the rows
 /// written so far and a snapshot exists, plus a random 0–300 ms (so mid-epoch), resumes the
-/// killed run and compares.
-fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool) {
+/// killed run and compares. Returns the resumed run's directory.
+fn kill_and_resume(
+    name: &str,
+    plan: Plan<'_>,
+    ready: impl Fn(&[String]) -> bool,
+) -> std::path::PathBuf {
     let dir = temp_dir(&format!("resume-{name}"));
     let whole = dir.join("whole");
     let mut cmd = mole();
@@ -123,7 +131,7 @@ fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool
     );
 
     let o = run(mole()
-        .env("RAYON_NUM_THREADS", "1")
+        .env("RAYON_NUM_THREADS", plan.threads)
         .args(["train", "--resume"])
         .arg(&killed));
     let (_, stderr) = text(&o);
@@ -153,6 +161,7 @@ fn kill_and_resume(name: &str, plan: Plan<'_>, ready: impl Fn(&[String]) -> bool
         expected_accuracy.to_bits(),
         "{name}: {accuracy} after resume, {expected_accuracy} uninterrupted"
     );
+    killed
 }
 
 /// Sequential MOLE, killed while a module above the first trains (module 1 frozen, its outputs
@@ -178,6 +187,22 @@ fn a_simultaneous_run_killed_mid_epoch_resumes_bit_exactly() {
         digits("hsic", "simultaneous", ["6", "5"]),
         |r| r.len() > after,
     );
+}
+
+/// Simultaneous HSIC as a pipeline (two threads, `--pipeline on`: the modules and the format
+/// layer in two stages, each on its own thread), killed at a random epoch: the resumed process
+/// builds its stages again and continues where the snapshot left off.
+#[test]
+fn a_pipelined_run_killed_mid_epoch_resumes_bit_exactly() {
+    let after = 1 + random_below(8) as usize;
+    let plan = Plan {
+        extra: &["--pipeline", "on"],
+        threads: "2",
+        ..digits("hsic", "simultaneous", ["6", "5"])
+    };
+    let resumed = kill_and_resume("pipelined", plan, |r| r.len() > after);
+    let stages = &summary(&resumed)["pipeline_stages"];
+    assert_eq!(stages.as_array().map(Vec::len), Some(2), "{stages}");
 }
 
 /// simpred with a heavier prediction term: the modules' projections and classifiers (their
@@ -221,6 +246,7 @@ fn a_node_level_graph_run_killed_mid_run_resumes_bit_exactly() {
         schedule: "simultaneous",
         epochs: ["16", "1"],
         extra: &["--eval-every", "1"],
+        threads: "1",
     };
     kill_and_resume("cora", plan, |r| r.len() > after);
 }
@@ -236,6 +262,7 @@ fn a_graph_level_run_killed_in_a_later_fold_resumes_bit_exactly() {
         schedule: "sequential",
         epochs: ["8", "8"],
         extra: &["--folds", "3"],
+        threads: "1",
     };
     let whole = dir.join("whole");
     let mut cmd = mole();
