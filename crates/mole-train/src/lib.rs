@@ -1,6 +1,7 @@
 //! Training for mole: local objectives, local modules, the network and its head, schedules,
 //! and the run directory. Data flows one way: data → modules → objectives → schedule → run.
 
+pub mod adam;
 pub mod batches;
 pub mod config;
 pub mod data;

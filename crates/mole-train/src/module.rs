@@ -2,12 +2,12 @@
 //! detached, so no gradient ever crosses a module boundary and no autograd graph spans two
 //! modules.
 
+use crate::adam::FusedAdam;
 use crate::config::{LrPlan, OptimizerKind, TrainConfig};
 use crate::objective::{Diagnostics, Objective, Target};
 use burn::module::Module;
 use burn::optim::{
-    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
-    momentum::MomentumConfig,
+    GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig,
 };
 use burn::tensor::Tensor;
 use mole_info::profile::{self, Phase};
@@ -82,7 +82,9 @@ pub struct NonFiniteLoss {
 pub fn make_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     match cfg.optimizer {
-        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::Adam => {
+            ModuleOptimizer::from(FusedAdam::new(decay.as_ref().map_or(0.0, |d| d.penalty)))
+        }
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(decay)
             .with_momentum(
@@ -300,7 +302,9 @@ impl LocalModule {
             GradientsParams::from_grads(grads, &self.stage)
         };
         let _phase = profile::scope(Phase::Optimizer);
-        self.stage = self.optimizer.step(self.lr, self.stage.clone(), grads);
+        // Moved, not cloned: a parameter held only by the stage is updated in place.
+        let stage = std::mem::replace(&mut self.stage, Stage::empty());
+        self.stage = self.optimizer.step(self.lr, stage, grads);
         self.steps += 1;
     }
 
