@@ -79,9 +79,27 @@ const CHUNK: usize = 16 * 1024;
 
 /// The update of one run of elements (see the module docs).
 fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: AdamStep) {
+    // Two loops rather than a test per element, so that each vectorises.
+    if s.decay != 0.0 {
+        update_with(p, m, v, g, s, |p, g| p * s.decay + g);
+    } else {
+        update_with(p, m, v, g, s, |_, g| g);
+    }
+}
+
+/// [`update`] with the gradient `decayed(θ, g)`.
+#[inline(always)]
+fn update_with(
+    p: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    s: AdamStep,
+    decayed: impl Fn(f32, f32) -> f32,
+) {
     let (f1, f2) = (1.0 - s.beta_1, 1.0 - s.beta_2);
     for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-        let g = if s.decay != 0.0 { *p * s.decay + g } else { g };
+        let g = decayed(*p, g);
         *m = *m * s.beta_1 + g * f1;
         *v = *v * s.beta_2 + (g * g) * f2;
         let delta = (*m * s.combined) / (v.sqrt() + s.epsilon) * s.lr;
