@@ -312,4 +312,27 @@ mod tests {
             assert_ne!(bits(&a), bits(&start), "the parameters moved");
         }
     }
+
+    /// Tensors that are not f32 take burn's composed Adam: the same values in f64.
+    #[test]
+    fn other_dtypes_take_burns_adam() {
+        let device = Device::flex();
+        let f64s =
+            |v: Vec<f64>| Tensor::<2>::from_data(TensorData::new(v, [2, 3]), (&device, DType::F64));
+        let values = |t: &Tensor<2>| t.to_data().try_to_vec::<f64>().unwrap();
+        let fused = FusedAdam::new(0.01);
+        let composed = AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(0.01)))
+            .build();
+        let start = f64s(vec![0.5, -1.0, 2.0, 0.0, 3.0, -0.25]);
+        let (mut a, mut b) = (start.clone(), start);
+        let (mut sa, mut sb) = (None, None);
+        for step in 0..3 {
+            let grad = f64s(vec![0.1, 0.2, -0.3, 0.4, -0.5, 0.6 * step as f64]);
+            (a, sa) = fused.step(1e-2, a, grad.clone(), sa);
+            (b, sb) = composed.step(1e-2, b, grad, sb);
+            assert_eq!(a.dtype(), DType::F64);
+            assert_eq!(values(&a), values(&b), "step {step}");
+        }
+    }
 }
