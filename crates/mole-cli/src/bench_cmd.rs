@@ -60,7 +60,7 @@ pub struct BenchArgs {
     /// Evaluate on a class-balanced subset of this many test samples.
     #[arg(long)]
     pub test_samples: Option<usize>,
-    /// Where the runs go [default: a temporary folder].
+    /// Keep the runs' directories here [default: a temporary folder, removed at the end].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the table as markdown to this file too.
@@ -231,10 +231,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("mole-bench-{}", std::process::id())));
+    // Without --out the runs are scratch: a temporary folder, removed when the bench ends
+    // (each configuration's run directory holds its weights and embeddings).
+    let (out, _scratch) = match &args.out {
+        Some(out) => (out.clone(), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("mole-bench-{}", std::process::id()));
+            (dir.clone(), Some(ScratchDir(dir)))
+        }
+    };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if matches!(args.suite, Suite::Async | Suite::AsyncScaling) {
         let table = crate::bench_async::run(args, &out, matches!(args.suite, Suite::AsyncScaling))?;
@@ -382,4 +387,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         std::fs::write(p, &table).with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
+}
+
+/// A folder removed with everything in it when dropped (the bench's runs without `--out`).
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
