@@ -104,6 +104,10 @@ pub struct TrainArgs {
     /// Held-out fraction for datasets without a test split.
     #[arg(long)]
     pub test_fraction: Option<f64>,
+    /// The label column of a csv:PATH dataset: auto (a header column named label, class,
+    /// target or y, else the last column), a column number from 1, or a header name.
+    #[arg(long)]
+    pub label_column: Option<String>,
     /// Fraction of the training data held out to pick the head's best epoch (0: none, keep the
     /// last epoch) [default: a rule, see README "Defaults"].
     #[arg(long)]
@@ -360,6 +364,7 @@ impl TrainArgs {
              head_epochs => "head_epochs" => head_epochs, batch_size => "batch_size" => batch_size,
              optimizer => "optimizer" => optimizer, seed => "seed" => seed,
              test_fraction => "test_fraction" => test_fraction,
+             label_column => "label_column" => label_column,
              val_fraction => "val_fraction" => val_fraction,
              activation => "activation" => activation, alpha => "mole.alpha" => mole.alpha,
              lambda_y => "mole.lambda_y" => mole.lambda_y, lambda_x => "mole.lambda_x" => mole.lambda_x,

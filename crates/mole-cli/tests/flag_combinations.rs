@@ -50,6 +50,7 @@ const FLAGS: &[(&str, &[&str])] = &[
     ("--optimizer", &["sgd", "adam"]),
     ("--val-fraction", &["0.2", "0.9", "1.0", "0"]),
     ("--test-fraction", &["0.5", "0.99"]),
+    ("--label-column", &["auto", "1", "5", "label", "0"]),
     ("--standardize", &["true", "false"]),
     ("--lambda-x", &["0.5", "0", "-0.5"]),
     ("--lambda-h", &["0.3", "0"]),
@@ -103,7 +104,9 @@ fn random_flag_combinations_train_or_are_refused_never_panic() {
             .unwrap_or(default)
     };
     let mut d = Draws(env("MOLE_FLAG_SEED", 20261204));
-    let datasets = ["iris", "digits", "cora", "mutag", "wine"];
+    // iris as a CSV too, where --label-column applies (the named sets refuse it).
+    let iris_csv = format!("csv:{}", datasets_dir().join("uci/iris.csv").display());
+    let datasets = ["iris", "digits", "cora", "mutag", "wine", iris_csv.as_str()];
     let mut outcomes = [0usize; 2];
     for i in 0..env("MOLE_FLAG_DRAWS", 36) {
         let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];

@@ -153,6 +153,76 @@ fn uci_and_csv_datasets_train() {
     );
 }
 
+/// A CSV as people write them: a header of names, the class names in the first column. The
+/// label is found by its header name (`class`, or any column with `--label-column`), and the run
+/// is the one on the UCI file with integer labels last: the same metrics to the last digit.
+#[test]
+fn a_csv_with_class_names_first_trains_like_the_uci_file() {
+    let dir = temp_dir("csv-names");
+    let data = datasets();
+    let uci = std::fs::read_to_string(data.join("uci/iris.csv")).unwrap();
+    let names = ["setosa", "versicolor", "virginica"];
+    let rows: Vec<String> = uci
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (features, label) = l.rsplit_once(',').unwrap();
+            format!("{},{features}", names[label.parse::<usize>().unwrap()])
+        })
+        .collect();
+    let write = |file: &str, first: &str| {
+        let path = dir.join(file);
+        let header = format!("{first},sepal length,sepal width,petal length,petal width\n");
+        std::fs::write(&path, header + &rows.join("\n")).unwrap();
+        format!("csv:{}", path.display())
+    };
+    let train = |dataset: &str, extra: &[&str], out: &str| {
+        let o = run(mole()
+            .args(["train", "--quiet", "--dataset", dataset, "--epochs", "4"])
+            .args(["--head-epochs", "4", "--batch-size", "32"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.join(out)));
+        assert!(o.status.success(), "{out}: {}", text(&o).1);
+        let metrics = std::fs::read_to_string(dir.join(out).join("metrics.csv")).unwrap();
+        // Without the seconds column.
+        metrics
+            .lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+            .collect::<Vec<_>>()
+    };
+    let reference = train("iris", &[], "uci");
+    assert_eq!(train(&write("class.csv", "Class"), &[], "class"), reference);
+    let species = write("species.csv", "species");
+    assert_eq!(
+        train(&species, &["--label-column", "species"], "species"),
+        reference
+    );
+    assert_eq!(
+        train(&species, &["--label-column", "1"], "first"),
+        reference
+    );
+    // Without the flag the last column is the label, and `species` a feature that is not a
+    // number: the error names the file, the line, the column and the flag.
+    fails_with(
+        &["train", "--dataset", &species],
+        2,
+        "species.csv:2: column 1 ('species'): 'setosa' is not a number",
+    );
+    fails_with(
+        &["train", "--dataset", &species, "--label-column", "kind"],
+        2,
+        "label column 'kind': no column has that name",
+    );
+    fails_with(
+        &["train", "--dataset", "iris", "--label-column", "2"],
+        2,
+        "label_column = \"2\" applies to csv:PATH datasets",
+    );
+}
+
 fn fails_with(args: &[&str], code: i32, needle: &str) {
     let out = run(mole().args(args));
     let (_, stderr) = text(&out);
@@ -228,7 +298,7 @@ fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         2,
         "bad.csv:3",
     );
-    std::fs::write(&csv, "1,2,0\n3,4,one\n").unwrap();
+    std::fs::write(&csv, "1,2,0\n3,4,1.5\n").unwrap();
     fails_with(
         &["train", "--dataset", &format!("csv:{}", csv.display())],
         2,
@@ -511,6 +581,31 @@ fn bench_profile_reports_each_configuration() {
         let s = summary(&dir.join(run));
         assert!(s.get("pipeline_stages").is_none(), "{run}: {s}");
     }
+}
+
+/// `mole bench` without `--out` trains in a temporary folder and removes it at the end (each
+/// configuration's run directory holds weights and embeddings: hundreds of MiB on MNIST).
+#[test]
+fn bench_without_out_leaves_no_runs_behind() {
+    let child = mole()
+        .args([
+            "bench",
+            "throughput",
+            "--dataset",
+            "digits",
+            "--model",
+            "mlp:8",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scratch = std::env::temp_dir().join(format!("mole-bench-{}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("| bp simultaneous |"), "{stdout}");
+    assert!(!scratch.exists(), "{} left behind", scratch.display());
 }
 
 /// `mole bench steps`: one step time per learner for BP, MOLE at α 1.01 and 2, and HSIC, as a

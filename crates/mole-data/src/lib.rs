@@ -14,7 +14,7 @@ pub mod registry;
 pub mod split;
 pub mod tu;
 
-pub use csv::HeaderMode;
+pub use csv::{HeaderMode, LabelColumn};
 pub use dataset::{Dataset, SampleShape, Split};
 pub use error::{DataError, Result};
 pub use graph::{GraphData, GraphSet, NodeDataset, NodeSplit};

@@ -5,7 +5,7 @@
 //! `shared/datasets/README.md`). The data directory defaults to `../shared/datasets` when it
 //! exists, else `./data`.
 
-use crate::csv::{HeaderMode, read_labelled_csv};
+use crate::csv::{HeaderMode, LabelColumn, read_csv, read_labelled_csv};
 use crate::error::{DataError, Result};
 use crate::idx::read_idx_images;
 use crate::split::stratified_split;
@@ -30,6 +30,8 @@ pub struct DataOptions {
     pub standardize: Option<bool>,
     /// Header handling for `csv:PATH`.
     pub header: HeaderMode,
+    /// Which column of `csv:PATH` holds the label.
+    pub label_column: LabelColumn,
 }
 
 impl Default for DataOptions {
@@ -40,6 +42,7 @@ impl Default for DataOptions {
             seed: 0,
             standardize: None,
             header: HeaderMode::Auto,
+            label_column: LabelColumn::Auto,
         }
     }
 }
@@ -106,7 +109,7 @@ pub fn load(name: &str, opts: &DataOptions) -> Result<Split> {
         "cifar10" => crate::cifar::load_cifar10(&dir)?,
         other => {
             if let Some(path) = other.strip_prefix("csv:") {
-                let d = read_labelled_csv(Path::new(path), opts.header)?;
+                let d = read_csv(Path::new(path), opts.header, &opts.label_column)?;
                 stratified_split(&d, opts.test_fraction, opts.seed)
             } else {
                 return Err(DataError::Unknown(other.to_string()));

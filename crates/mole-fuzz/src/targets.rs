@@ -5,9 +5,9 @@
 //! with an error; a panic is a bug. Path-based loaders get their files in a scratch directory.
 
 use crate::files::{join, scratch, split, write_all};
-use mole_data::HeaderMode;
 use mole_data::graph::GraphData;
 use mole_data::registry::{DataOptions, load, load_graph};
+use mole_data::{HeaderMode, LabelColumn};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -158,6 +158,14 @@ fn csv_run(input: &[u8]) -> Result<(), String> {
             ..DataOptions::default()
         };
         last = load(&name, &opts).map(|_| ()).map_err(err);
+    }
+    // The label by number and by header name (the seeds' first column, and one of theirs).
+    for label in [LabelColumn::Number(1), LabelColumn::Name("label".into())] {
+        let opts = DataOptions {
+            label_column: label,
+            ..DataOptions::default()
+        };
+        let _ = load(&name, &opts);
     }
     last
 }

@@ -335,6 +335,10 @@ pub struct TrainConfig {
     pub dataset: String,
     /// Folder of the named datasets (default `../shared/datasets`, else `./data`).
     pub data_dir: Option<PathBuf>,
+    /// Which column of a `csv:PATH` dataset holds the class label: `auto` (a header column
+    /// named `label`, `class`, `target` or `y`, else the last column), a column number from 1,
+    /// or a header name.
+    pub label_column: String,
     /// Held-out fraction for datasets without a test split.
     pub test_fraction: f64,
     /// Fraction of the training rows (graph-level: of the training folds' graphs) held out,
@@ -450,6 +454,7 @@ impl Default for TrainConfig {
         TrainConfig {
             dataset: "digits".into(),
             data_dir: None,
+            label_column: "auto".into(),
             test_fraction: 0.2,
             val_fraction: 0.0,
             standardize: None,
@@ -608,9 +613,26 @@ impl TrainConfig {
         })
     }
 
+    /// [`TrainConfig::label_column`] parsed.
+    ///
+    /// # Errors
+    /// When it is empty or the column number 0.
+    pub fn label_column(&self) -> Result<mole_data::LabelColumn, ConfigError> {
+        self.label_column.parse().map_err(|e| {
+            ConfigError::Invalid(format!("label_column = {:?}: {e}", self.label_column))
+        })
+    }
+
     /// Checks values that types cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.label_column()? != mole_data::LabelColumn::Auto && !self.dataset.starts_with("csv:")
+        {
+            return bad(format!(
+                "label_column = {:?} applies to csv:PATH datasets, not {}",
+                self.label_column, self.dataset
+            ));
+        }
         if self.batch_size < 2 {
             return bad(format!(
                 "batch_size = {} (needs at least 2)",

@@ -16,6 +16,7 @@ pub fn load_rows(cfg: &TrainConfig) -> anyhow::Result<Split> {
         seed: cfg.seed,
         standardize: Some(false),
         header: mole_data::HeaderMode::Auto,
+        label_column: cfg.label_column()?,
     };
     let mut split = mole_data::load(&cfg.dataset, &opts)?;
     if let Some(n) = cfg.train_samples.filter(|&n| n < split.train.len()) {
