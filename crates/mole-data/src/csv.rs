@@ -7,7 +7,8 @@
 //! - a file whose first line holds column names (detected when a cell of the first line is
 //!   text where the second line has a number, or forced with `header = true`).
 //!
-//! The label is the last column unless [`LabelColumn`] says otherwise (by default a header
+//! Cells are separated by commas (or, when the first line has none, tabs or semicolons); one
+//! pair of double quotes around a cell is dropped. The label is the last column unless [`LabelColumn`] says otherwise (by default a header
 //! column named `label`, `class`, `target` or `y`). Labels are integers, remapped to `0..C` in
 //! increasing order of their values, or any text (class names), remapped in sorted order of
 //! the names. Every other column is a feature and must be a finite number.
@@ -169,6 +170,7 @@ pub fn parse_csv(
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty())
         .peekable();
+    let delimiter = delimiter(text);
     let mut declared: Option<(usize, usize, usize)> = None; // (line, n_samples, n_features)
     // The header's column names (not the UCI layout's counts and class names) and its line.
     let mut names: Option<(usize, Vec<String>)> = None;
@@ -177,9 +179,9 @@ pub fn parse_csv(
         .lines()
         .filter(|l| !l.trim().is_empty())
         .nth(1)
-        .map(|l| l.split(',').map(str::trim).map(|c| is_number(&c)).collect());
+        .map(|l| split(l, delimiter).map(|c| is_number(&c)).collect());
     if let Some(&(lineno, first)) = lines.peek() {
-        let cells: Vec<&str> = first.split(',').map(str::trim).collect();
+        let cells: Vec<&str> = split(first, delimiter).collect();
         // A data row with class names last has the next line's pattern of numbers and text.
         let like_next = second.as_ref().is_some_and(|below| {
             below.len() == cells.len() && cells.iter().zip(below).all(|(c, &n)| is_number(c) == n)
@@ -222,7 +224,7 @@ pub fn parse_csv(
         _ => format!("column {}", col + 1),
     };
     for (lineno, line) in lines {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let cells: Vec<&str> = split(line, delimiter).collect();
         match width {
             None => {
                 if cells.len() < 2 {
@@ -347,6 +349,27 @@ pub fn parse_csv(
         SampleShape::Vector(d),
         num_classes,
     ))
+}
+
+/// The cells' separator: a comma, else a tab or a semicolon when the first non-empty line has
+/// one and no comma (tab-separated files; semicolon-separated ones with `.` decimals).
+fn delimiter(text: &str) -> char {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    [',', '\t', ';']
+        .into_iter()
+        .find(|&d| first.contains(d))
+        .unwrap_or(',')
+}
+
+/// The cells of a line, trimmed, each without one pair of enclosing double quotes.
+fn split(line: &str, delimiter: char) -> impl Iterator<Item = &str> {
+    line.split(delimiter).map(|c| {
+        let c = c.trim();
+        c.strip_prefix('"')
+            .and_then(|c| c.strip_suffix('"'))
+            .unwrap_or(c)
+            .trim()
+    })
 }
 
 /// The label cells (with their lines) as classes `0..C`: integers in increasing order of value
@@ -534,6 +557,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("t.csv:2") && err.contains("names 2"), "{err}");
+    }
+
+    #[test]
+    fn tabs_semicolons_and_quoted_cells() {
+        let tsv = "\"width\"\t\"height\"\t\"Species\"\n1\t2\t\"setosa\"\n3\t4\t\"virginica\"\n";
+        let d = parse_with(tsv, "auto").unwrap();
+        assert_eq!(
+            (d.labels.clone(), d.features.clone()),
+            (vec![0, 1], vec![1., 2., 3., 4.])
+        );
+        let d = parse_with("a;b;class\n1.5;2;x\n3;4.25;y\n", "class").unwrap();
+        assert_eq!(d.features, vec![1.5, 2., 3., 4.25]);
+        assert_eq!(parse_with(tsv, "species").unwrap().num_classes, 2);
     }
 
     #[test]
