@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod early_stop;
 pub mod evaluate;
 pub mod graph;
+pub mod head_inputs;
 pub mod memory;
 pub mod module;
 pub mod network;

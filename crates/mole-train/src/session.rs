@@ -4,6 +4,7 @@
 use crate::batches::{self, balanced_sample};
 use crate::config::TrainConfig;
 use crate::evaluate::{self, EvalBatch};
+use crate::head_inputs::HeadInputs;
 use crate::network::Network;
 use crate::objective::Target;
 use crate::run::{MetricRow, RunDir, named_params, to_safetensors};
@@ -76,6 +77,8 @@ pub struct Session<'a> {
     pub snapshots: bool,
     /// Learners per stage when the simultaneous schedule ran as a pipeline.
     pub pipeline_stages: Option<Vec<usize>>,
+    /// The frozen modules' outputs over the evaluation sets, while the head alone trains.
+    head_inputs: Option<HeadInputs>,
 }
 
 impl<'a> Session<'a> {
@@ -132,6 +135,7 @@ impl<'a> Session<'a> {
             resume_at: 0,
             snapshots: false,
             pipeline_stages: None,
+            head_inputs: None,
         })
     }
 
@@ -340,18 +344,7 @@ impl<'a> Session<'a> {
         }
         let k_modules = self.net.modules.len();
         let plain = self.plain_device();
-        let (train_acc, test_acc) = if self.head_trained {
-            (
-                evaluate::accuracy(&self.net, &self.train_probe, &plain),
-                evaluate::accuracy(&self.net, &self.data.test, &plain),
-            )
-        } else {
-            (f64::NAN, f64::NAN)
-        };
-        let val = match (&self.data.val, self.head_trained) {
-            (Some(v), true) => evaluate::accuracy_and_loss(&self.net, v, &plain),
-            _ => (f64::NAN, f64::NAN),
-        };
+        let ((train_acc, test_acc), val) = self.head_accuracies(trained, &plain);
         self.keep.offer(
             &self.net,
             trained.label(),
@@ -443,10 +436,49 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Accuracy on the training probe and the test set, and accuracy and loss on the validation
+    /// set (NaN before the head has trained, or without validation rows). While the head alone
+    /// trains, the frozen modules' outputs over these sets are computed once ([`HeadInputs`])
+    /// and every later head epoch runs the head alone on them: the same scores.
+    fn head_accuracies(&mut self, trained: Trained, plain: &Device) -> ((f64, f64), (f64, f64)) {
+        if trained != Trained::Head {
+            self.head_inputs = None; // the modules may have changed
+        }
+        if !self.head_trained {
+            return ((f64::NAN, f64::NAN), (f64::NAN, f64::NAN));
+        }
+        if trained == Trained::Head && self.head_inputs.is_none() {
+            self.head_inputs = HeadInputs::compute(
+                &self.net,
+                &self.train_probe,
+                &self.data.test,
+                self.data.val.as_ref(),
+                plain,
+                self.cfg.cache_mib << 20,
+            );
+        }
+        if let (Trained::Head, Some(inputs)) = (trained, &self.head_inputs) {
+            let val = inputs
+                .val_accuracy_and_loss(&self.net, plain)
+                .unwrap_or((f64::NAN, f64::NAN));
+            return (inputs.probe_and_test_accuracy(&self.net, plain), val);
+        }
+        let accuracies = (
+            evaluate::accuracy(&self.net, &self.train_probe, plain),
+            evaluate::accuracy(&self.net, &self.data.test, plain),
+        );
+        let val = match &self.data.val {
+            Some(v) => evaluate::accuracy_and_loss(&self.net, v, plain),
+            None => (f64::NAN, f64::NAN),
+        };
+        (accuracies, val)
+    }
+
     /// Once the schedule is done: puts back the weights of the best validation epoch (when
     /// there are validation rows), makes its accuracies the final ones, and writes its weights
     /// to `weights/kept/`. Returns the kept epoch.
     pub fn keep_best(&mut self) -> anyhow::Result<Option<crate::early_stop::KeptEpoch>> {
+        self.head_inputs = None;
         let Some(k) = self.keep.restore(&mut self.net)?.cloned() else {
             return Ok(None);
         };

@@ -4,10 +4,11 @@
 
 use crate::batches::{features, rows_to_features};
 use crate::evaluate::map_dataset;
+use crate::head_inputs::sample_shape;
 use crate::module::Stage;
 use crate::session::Session;
 use burn::module::Module;
-use mole_data::{Dataset, SampleShape};
+use mole_data::Dataset;
 use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
@@ -65,18 +66,6 @@ pub fn cacheable(s: &Session<'_>, k: usize) -> bool {
     !s.cfg.augment.enabled()
         && bytes <= s.cfg.cache_mib << 20
         && !(k + 1 == s.net.modules.len() && s.net.head.is_none())
-}
-
-/// A module's output shape (`[c, h, w]` or flat) as the shape of a dataset's rows.
-fn sample_shape(shape: &[usize]) -> SampleShape {
-    match shape {
-        [c, h, w] => SampleShape::Image {
-            channels: *c,
-            height: *h,
-            width: *w,
-        },
-        other => SampleShape::Vector(other.iter().product()),
-    }
 }
 
 /// Trains the learner above frozen module `k` for one epoch of `batches` on module `k`'s outputs,
