@@ -220,8 +220,9 @@ fn a_run_with_local_heads_killed_mid_epoch_resumes_bit_exactly() {
 /// The head phase of a sequential run: the modules are done, the head is part-way.
 #[test]
 fn a_run_killed_in_the_head_phase_resumes_bit_exactly() {
-    // Enough head epochs that the kill lands among them.
-    kill_and_resume("head", digits("mole", "sequential", ["2", "60"]), |r| {
+    // Enough head epochs that the kill lands among them (an epoch of the head alone, its
+    // evaluation on the kept module outputs included, takes a few milliseconds).
+    kill_and_resume("head", digits("mole", "sequential", ["2", "400"]), |r| {
         r.iter().any(|l| l.split(',').nth(1) == Some("head"))
     });
 }
@@ -230,9 +231,11 @@ fn a_run_killed_in_the_head_phase_resumes_bit_exactly() {
 /// modules' outputs from a cache that the resumed process computes again.
 #[test]
 fn a_simultaneous_run_killed_in_the_head_phase_resumes_bit_exactly() {
-    kill_and_resume("format", digits("hsic", "simultaneous", ["2", "60"]), |r| {
-        r.iter().any(|l| l.split(',').nth(1) == Some("head"))
-    });
+    kill_and_resume(
+        "format",
+        digits("hsic", "simultaneous", ["2", "400"]),
+        |r| r.iter().any(|l| l.split(',').nth(1) == Some("head")),
+    );
 }
 
 /// Node level (Cora), backprop with dropout (the device is reseeded per epoch, so the masks
