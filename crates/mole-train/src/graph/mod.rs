@@ -3,6 +3,7 @@
 //! run directory per fold under `fold_<k>/`, mean and standard deviation in the top
 //! `summary.json`).
 
+mod frozen;
 mod pipeline;
 pub mod source;
 pub mod trainer;

@@ -24,6 +24,9 @@ pub struct GraphStep {
     pub head_target: Target,
     /// Labelled items (nodes or graphs) in the step.
     pub items: usize,
+    /// The graphs of a graph-level step, in the order of their node rows (empty on node-level
+    /// tasks, whose steps all hold the whole graph).
+    pub graphs: Vec<usize>,
 }
 
 /// Where a graph task's steps and evaluation batches come from.
@@ -68,7 +71,8 @@ pub enum GraphSource<'a> {
     },
 }
 
-fn rows_tensor(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+/// Row indices as an index tensor.
+pub(crate) fn rows_tensor(rows: &[usize], device: &Device) -> Tensor<1, Int> {
     let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
     Tensor::from_data(TensorData::new(v, [rows.len()]), device)
 }
@@ -211,6 +215,7 @@ impl<'a> GraphSource<'a> {
                     module_target: target.clone(),
                     head_target: target,
                     items: items.len(),
+                    graphs: Vec::new(),
                 }
             }
             GraphSource::Graphs {
@@ -246,7 +251,30 @@ impl<'a> GraphSource<'a> {
                     module_target,
                     head_target,
                     items: items.len(),
+                    graphs: items.to_vec(),
                 }
+            }
+        }
+    }
+
+    /// Where each training graph's nodes lie among the rows of the training evaluation step
+    /// ([`GraphSource::eval_step`] of the training set): `(first row, nodes)` by graph id. `None`
+    /// on node-level tasks.
+    pub fn training_graph_rows(&self) -> Option<std::collections::HashMap<usize, (usize, usize)>> {
+        match self {
+            GraphSource::Nodes { .. } => None,
+            GraphSource::Graphs { data, train, .. } => {
+                let mut first = 0;
+                Some(
+                    train
+                        .iter()
+                        .map(|&g| {
+                            let nodes = data.graphs[g].num_nodes;
+                            first += nodes;
+                            (g, (first - nodes, nodes))
+                        })
+                        .collect(),
+                )
             }
         }
     }

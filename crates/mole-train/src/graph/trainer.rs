@@ -2,6 +2,7 @@
 //! (every module one step per batch), with end-of-epoch evaluation on the test nodes / graphs,
 //! metrics rows and checkpoints. Same semantics as `crate::schedule` on vector data.
 
+use super::frozen::FrozenNodes;
 use super::source::{GraphSource, GraphStep};
 use crate::config::{ScheduleKind, TrainConfig};
 use crate::evaluate::EvalBatch;
@@ -70,6 +71,8 @@ struct State<'a> {
     /// Write `weights/snapshot.safetensors` after every epoch (not on the async schedule).
     snapshots: bool,
     pipeline_stages: Option<Vec<usize>>,
+    /// The frozen modules' outputs for the learner above them (sequential schedule, head epochs).
+    frozen: Option<FrozenNodes>,
 }
 
 /// Accuracy of the network's class scores on an evaluation step.
@@ -308,14 +311,9 @@ impl State<'_> {
                     continue;
                 }
                 self.net.learner_mut(k).begin_epoch(epoch, epochs);
-                for step in self
-                    .source
-                    .epoch(cfg, cfg.seed + k as u64, epoch, &self.plain())
-                {
+                for step in self.epoch_steps(k, cfg.seed + k as u64, epoch) {
                     crate::stop::check()?;
-                    let x = self
-                        .net
-                        .forward_to_graph(step.input.clone(), Some(&step.graph), k);
+                    let x = self.frozen_input(k, &step);
                     let target = self.target_for(k, &step);
                     let (_, diag) =
                         self.net
@@ -350,7 +348,7 @@ impl State<'_> {
             }
             // As on vector data (`schedule::simultaneous`): runs of steps in turn or through
             // the pipeline, as the plan decides.
-            let steps = self.source.epoch(cfg, cfg.seed, epoch, &self.plain());
+            let steps = self.epoch_steps(0, cfg.seed, epoch);
             plan.run_epoch(steps, |pools, chunk| match pools {
                 Some(pools) => {
                     self.pipelined_steps(pools, chunk.into_iter())?;
@@ -471,7 +469,11 @@ impl State<'_> {
             let mut failure: Option<String> = None;
             'epochs: for epoch in 1..=cfg.epochs {
                 let input = pipe.input.as_ref().expect("open until the end");
-                for step in self.source.epoch(cfg, cfg.seed, epoch, &plain) {
+                let steps = {
+                    let _phase = profile::scope(Phase::Data);
+                    self.source.epoch(cfg, cfg.seed, epoch, &plain)
+                };
+                for step in steps {
                     crate::stop::check()?;
                     let x = step.input.clone();
                     if input.send(Item::Step(Arc::new(step), x)).is_err() {
@@ -568,11 +570,9 @@ impl State<'_> {
                 }
                 let head = self.net.head.as_mut().expect("head");
                 head.begin_epoch(epoch, cfg.head_epochs);
-                for step in self.source.epoch(cfg, cfg.seed + 7, epoch, &self.plain()) {
+                for step in self.epoch_steps(modules, cfg.seed + 7, epoch) {
                     crate::stop::check()?;
-                    let x =
-                        self.net
-                            .forward_to_graph(step.input.clone(), Some(&step.graph), modules);
+                    let x = self.frozen_input(modules, &step);
                     let target = self.target_for(modules, &step);
                     let head = self.net.head.as_mut().expect("head");
                     let (_, diag) = head.step_graph(x, Some(&step.graph), &target)?;
@@ -586,6 +586,41 @@ impl State<'_> {
 
     fn plain(&self) -> Device {
         self.device.clone().without_autodiff_device()
+    }
+
+    /// The steps of one epoch, their assembly charged to learner `k` as data.
+    fn epoch_steps(&self, k: usize, seed: u64, epoch: usize) -> Vec<GraphStep> {
+        profile::set_learner(&self.net.learner(k).name);
+        let _phase = profile::scope(Phase::Data);
+        self.source.epoch(self.cfg, seed, epoch, &self.plain())
+    }
+
+    /// Learner `k`'s input on `step`: the frozen modules `0..k` over it (inference), charged to
+    /// learner `k` as forward. Their outputs over the training data are computed at the first
+    /// such step and kept for the others ([`FrozenNodes`], within `cache_mib`).
+    fn frozen_input(&mut self, k: usize, step: &GraphStep) -> Features {
+        profile::set_learner(&self.net.learner(k).name);
+        let _phase = profile::scope(Phase::Forward);
+        if k == 0 {
+            return step.input.clone();
+        }
+        if !self.frozen.as_ref().is_some_and(|f| f.serves(k)) {
+            self.frozen = FrozenNodes::compute(
+                &self.net,
+                self.source,
+                &self.train,
+                k,
+                self.cfg.cache_mib << 20,
+            );
+        }
+        let plain = self.plain();
+        self.frozen
+            .as_ref()
+            .and_then(|f| f.input(step, &plain))
+            .unwrap_or_else(|| {
+                self.net
+                    .forward_to_graph(step.input.clone(), Some(&step.graph), k)
+            })
     }
 }
 
@@ -757,6 +792,7 @@ pub fn train_on_graph(
         resume_at: 0,
         snapshots: cfg.schedule() != ScheduleKind::Async,
         pipeline_stages: None,
+        frozen: None,
     };
     if cfg.resume_snapshot {
         st.resume()?;
