@@ -5,7 +5,10 @@ use crate::batches::{features, labels};
 use crate::network::Network;
 use burn::tensor::{Device, Tensor};
 use mole_data::Dataset;
-use mole_info::{Centering, GaussianKernel, KernelWidth, LabelKernel};
+use mole_info::{
+    Centering, GaussianKernel, KernelWidth, LabelKernel, MutualInformation, NHSIC_EPSILON,
+    NhsicFactor, ShiftedGram, joint_entropy, renyi_entropy,
+};
 use mole_nn::Features;
 
 /// Rows per inference chunk.
@@ -179,8 +182,14 @@ pub struct EvalBatch {
     pub labels: Vec<usize>,
     kx_renyi: Tensor<2>,
     ky_renyi: Tensor<2>,
+    /// `S_α(X)` and `S_α(Y)`: constant over the run, computed once.
+    sx_renyi: Tensor<1>,
+    sy_renyi: Tensor<1>,
     kx_hsic: Tensor<2>,
     ky_hsic: Tensor<2>,
+    /// The constant sides of nHSIC(T,X) and nHSIC(T,Y), factored once.
+    fx_hsic: Option<NhsicFactor>,
+    fy_hsic: Option<NhsicFactor>,
     alpha: f64,
     width_t: KernelWidth,
     hsic_sigma: f64,
@@ -211,8 +220,12 @@ impl EvalBatch {
         EvalBatch {
             x,
             labels,
+            sx_renyi: renyi_entropy(kx_renyi.clone(), alpha),
+            sy_renyi: renyi_entropy(ky_renyi.clone(), alpha),
             kx_renyi,
             ky_renyi,
+            fx_hsic: NhsicFactor::new(&kx_hsic, NHSIC_EPSILON),
+            fy_hsic: NhsicFactor::new(&ky_hsic, NHSIC_EPSILON),
             kx_hsic,
             ky_hsic,
             alpha,
@@ -221,36 +234,43 @@ impl EvalBatch {
         }
     }
 
-    /// Measures I_α(T;X), I_α(T;Y), nHSIC(T,X), nHSIC(T,Y) for one layer output on this batch.
+    /// Measures I_α(T;X), I_α(T;Y), nHSIC(T,X), nHSIC(T,Y) for one layer output on this batch:
+    /// `I_α(T;B) = S_α(T) + S_α(B) − S_α(T,B)` with `S_α(T)` computed once and `S_α(X)`,
+    /// `S_α(Y)` kept from [`EvalBatch::new`]; nHSIC with X's and Y's factors kept and one
+    /// factorisation of T's centred Gram matrix for both (the values of
+    /// [`mole_info::mutual_information`] and [`mole_info::nhsic`], digit for digit).
     pub fn dependence(&self, t: Features) -> Dependence {
         let t = t.without_autodiff().flat();
         let kt = GaussianKernel::new(self.width_t.clone())
             .gram(t.clone())
             .matrix;
         let s = |x: Tensor<1>| crate::batches::to_host(x).1[0] as f64;
-        let i_tx =
-            s(mole_info::mutual_information(kt.clone(), self.kx_renyi.clone(), self.alpha).value);
-        let i_ty = s(mole_info::mutual_information(kt, self.ky_renyi.clone(), self.alpha).value);
+        let st = renyi_entropy(kt.clone(), self.alpha);
+        let mi = |kb: &Tensor<2>, sb: &Tensor<1>| {
+            let joint = joint_entropy(&[kt.clone(), kb.clone()], self.alpha);
+            s(MutualInformation::from_entropies(st.clone(), sb.clone(), joint).value)
+        };
+        let i_tx = mi(&self.kx_renyi, &self.sx_renyi);
+        let i_ty = mi(&self.ky_renyi, &self.sy_renyi);
         let kth = GaussianKernel::new(KernelWidth::DimensionScaled(self.hsic_sigma))
             .gram(t)
             .matrix;
-        let nhsic_tx = s(mole_info::nhsic(
-            kth.clone(),
-            self.kx_hsic.clone(),
-            mole_info::NHSIC_EPSILON,
-            Centering::Both,
-        ));
-        let nhsic_ty = s(mole_info::nhsic(
-            kth,
-            self.ky_hsic.clone(),
-            mole_info::NHSIC_EPSILON,
-            Centering::Both,
-        ));
+        let shifted = ShiftedGram::new(&mole_info::to_host(&kth), NHSIC_EPSILON);
+        let nhsic = |kb: &Tensor<2>, factor: &Option<NhsicFactor>| match (&shifted, factor) {
+            // As `nhsic` returns it: the f64 value in an f32 tensor.
+            (Some(t), Some(f)) => t.against_factor(f, false).0 as f32 as f64,
+            _ => s(mole_info::nhsic(
+                kth.clone(),
+                kb.clone(),
+                NHSIC_EPSILON,
+                Centering::Both,
+            )),
+        };
         Dependence {
             i_tx,
             i_ty,
-            nhsic_tx,
-            nhsic_ty,
+            nhsic_tx: nhsic(&self.kx_hsic, &self.fx_hsic),
+            nhsic_ty: nhsic(&self.ky_hsic, &self.fy_hsic),
         }
     }
 }
@@ -258,6 +278,49 @@ impl EvalBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dependence measures with their constant parts kept are the estimators' own values,
+    /// digit for digit, at α = 1.01 (eigendecompositions) and α = 2.
+    #[test]
+    fn dependence_equals_the_estimators_on_the_layer_output() {
+        let device = Device::flex();
+        let (n, d, classes) = (60, 5, 3);
+        let values = (0..n * d)
+            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) + (i / d % classes) as f32 * 0.3)
+            .collect();
+        let labels: Vec<usize> = (0..n).map(|i| i % classes).collect();
+        let data = Dataset::new(values, labels, mole_data::SampleShape::Vector(d), classes);
+        let idx: Vec<usize> = (0..n).collect();
+        let t = Tensor::<2>::random([n, 4], burn::tensor::Distribution::Default, &device);
+        for alpha in [1.01, 2.0] {
+            let width = KernelWidth::DimensionScaled(1.0);
+            let batch = EvalBatch::new(&data, &idx, &device, alpha, width.clone(), width, 5.0);
+            let got = batch.dependence(Features::Flat(t.clone()));
+            let kt = GaussianKernel::new(batch.width_t.clone())
+                .gram(t.clone())
+                .matrix;
+            let kth = GaussianKernel::new(KernelWidth::DimensionScaled(5.0))
+                .gram(t.clone())
+                .matrix;
+            let s = |x: Tensor<1>| crate::batches::to_host(x).1[0] as f64;
+            let mi = |kb: &Tensor<2>| {
+                s(mole_info::mutual_information(kt.clone(), kb.clone(), alpha).value)
+            };
+            let nh = |kb: &Tensor<2>| {
+                s(mole_info::nhsic(
+                    kth.clone(),
+                    kb.clone(),
+                    NHSIC_EPSILON,
+                    Centering::Both,
+                ))
+            };
+            assert_eq!(got.i_tx, mi(&batch.kx_renyi), "α = {alpha}");
+            assert_eq!(got.i_ty, mi(&batch.ky_renyi), "α = {alpha}");
+            assert_eq!(got.nhsic_tx, nh(&batch.kx_hsic), "α = {alpha}");
+            assert_eq!(got.nhsic_ty, nh(&batch.ky_hsic), "α = {alpha}");
+            assert!(got.i_ty > 0.0 && got.nhsic_ty > 0.0);
+        }
+    }
 
     #[test]
     fn permutation_accuracy_finds_the_permutation() {
