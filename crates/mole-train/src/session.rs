@@ -79,6 +79,8 @@ pub struct Session<'a> {
     pub pipeline_stages: Option<Vec<usize>>,
     /// The frozen modules' outputs over the evaluation sets, while the head alone trains.
     head_inputs: Option<HeadInputs>,
+    /// Whether an epoch's end writes a snapshot.
+    snapshot_pacer: crate::snapshot::SnapshotPacer,
 }
 
 impl<'a> Session<'a> {
@@ -136,6 +138,7 @@ impl<'a> Session<'a> {
             snapshots: false,
             pipeline_stages: None,
             head_inputs: None,
+            snapshot_pacer: Default::default(),
         })
     }
 
@@ -316,10 +319,11 @@ impl<'a> Session<'a> {
                 self.evaluate_epoch(trained, epoch, epochs)?;
             }
             self.epochs_done += 1;
-            if self.snapshots {
+            if self.snapshots && self.snapshot_pacer.due() {
                 let _phase = profile::scope(Phase::Bookkeeping);
                 let t0 = Instant::now();
                 self.write_snapshot()?;
+                self.snapshot_pacer.wrote(t0);
                 self.eval_seconds += t0.elapsed().as_secs_f64();
             }
             Ok(())

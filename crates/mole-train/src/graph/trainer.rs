@@ -73,6 +73,8 @@ struct State<'a> {
     pipeline_stages: Option<Vec<usize>>,
     /// The frozen modules' outputs for the learner above them (sequential schedule, head epochs).
     frozen: Option<FrozenNodes>,
+    /// Whether an epoch's end writes a snapshot.
+    snapshot_pacer: crate::snapshot::SnapshotPacer,
 }
 
 /// Accuracy of the network's class scores on an evaluation step.
@@ -159,7 +161,9 @@ impl State<'_> {
                 self.evaluate_epoch(trained, epoch, epochs)?;
             }
             self.epochs_done += 1;
-            if self.snapshots {
+            if self.snapshots && self.snapshot_pacer.due() {
+                let _phase = profile::scope(Phase::Bookkeeping);
+                let t0 = Instant::now();
                 let snap = crate::snapshot::capture(
                     self.cfg,
                     &self.net,
@@ -168,6 +172,7 @@ impl State<'_> {
                     &self.keep,
                 )?;
                 crate::snapshot::write(self.run, &snap)?;
+                self.snapshot_pacer.wrote(t0);
             }
             Ok(())
         })
@@ -793,6 +798,7 @@ pub fn train_on_graph(
         snapshots: cfg.schedule() != ScheduleKind::Async,
         pipeline_stages: None,
         frozen: None,
+        snapshot_pacer: Default::default(),
     };
     if cfg.resume_snapshot {
         st.resume()?;
