@@ -71,11 +71,14 @@ impl SampleKernel {
     }
 }
 
-/// Rows centred over their features and scaled to unit norm, `(x − mean) / max(‖x − mean‖, 1e-8)`
-/// (differentiable).
+/// Rows centred over their features and scaled to unit norm, `(x − mean) / √(‖x − mean‖² + 1e-16)`
+/// (differentiable). The `1e-16` is below f32's resolution of any squared norm above 2e-9, so
+/// ordinary rows are scaled exactly to unit norm; a constant row (a sample on which a ReLU layer
+/// is dead) becomes zero with a finite gradient, where `max(‖·‖, 1e-8)` sent `∞ · 0 = NaN` back
+/// through the square root.
 pub fn centred_unit_rows(x: Tensor<2>) -> Tensor<2> {
     let centred = x.clone() - x.mean_dim(1);
-    let norm = centred.clone().square().sum_dim(1).sqrt().clamp_min(1e-8);
+    let norm = centred.clone().square().sum_dim(1).add_scalar(1e-16).sqrt();
     centred / norm
 }
 
@@ -84,10 +87,18 @@ pub fn linear_detached_gram(x: Tensor<2>) -> DetachedGram {
     let _phase = crate::profile::scope(crate::profile::Phase::Gram);
     let plain = x.clone().detach().without_autodiff();
     let k = plain.clone().matmul(plain.clone().transpose());
+    let mut matrix = to_host(&k);
+    if (0..matrix.nrows()).all(|i| matrix[(i, i)] == 0.0) {
+        // Every row zero (a batch on which a ReLU layer is dead): `K / tr K` is 0/0. Rows all
+        // equal to any `c ≠ 0` give `K = ‖c‖² 11ᵀ`, the same matrix once normalised, so the
+        // batch is scored as identical samples (entropy 0, no information about anything);
+        // the gradient `(G + Gᵀ) X` is zero either way.
+        matrix = Mat::from_fn(matrix.nrows(), matrix.ncols(), |_, _| 1.0);
+    }
     DetachedGram {
         samples: x,
         plain,
-        matrix: to_host(&k),
+        matrix,
         sigma: None,
     }
 }
@@ -266,6 +277,7 @@ impl DetachedGram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EigenPrecision;
     use crate::kernel::KernelWidth;
     use burn::tensor::{Device, Distribution};
 
@@ -312,6 +324,85 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A batch of zero rows (a dead ReLU layer) under the linear and cosine kernels is scored
+    /// as identical samples: an all-ones Gram matrix, so its entropy is 0 and its information
+    /// about the labels 0 (not the NaN of `0 / tr 0`), with a zero gradient to the samples.
+    #[test]
+    fn zero_rows_are_identical_samples_not_nan() {
+        let plain = Device::flex();
+        let labels: Vec<usize> = (0..8).map(|i| i % 2).collect();
+        let ky = to_host(&crate::LabelKernel::Delta.gram(&labels, 2, &plain));
+        for kernel in [SampleKernel::Linear, SampleKernel::Cosine] {
+            let x = Tensor::<2>::zeros([8, 5], &plain).autodiff().require_grad();
+            let gram = kernel.detached_gram(x.clone());
+            assert!(
+                (0..8).all(|i| (0..8).all(|j| gram.matrix[(i, j)] == 1.0)),
+                "{kernel:?}"
+            );
+            for alpha in [1.01, 2.0] {
+                let s_t = crate::renyi_entropy_host(
+                    gram.matrix.clone(),
+                    alpha,
+                    false,
+                    EigenPrecision::F64,
+                )
+                .unwrap()
+                .value;
+                let s_ty = crate::renyi_entropy_host(
+                    crate::hadamard(&gram.matrix, &ky),
+                    alpha,
+                    false,
+                    EigenPrecision::F64,
+                )
+                .unwrap()
+                .value;
+                let s_y = crate::renyi_entropy_host(ky.clone(), alpha, false, EigenPrecision::F64)
+                    .unwrap()
+                    .value;
+                assert!(s_t.abs() < 1e-9, "{kernel:?} α {alpha}: S(T) {s_t}");
+                assert!(
+                    (s_t + s_y - s_ty).abs() < 1e-9,
+                    "{kernel:?} α {alpha}: I(T;Y)"
+                );
+            }
+            let g = Mat::from_fn(8, 8, |i, j| (i * 8 + j) as f64 / 64.0);
+            let loss = gram.loss(0.5, Some(&g));
+            assert_eq!(crate::eigen::tensor_to_vec_f64(&loss), vec![0.5]);
+            let grads = loss.backward();
+            let gx = x
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            assert!(gx.iter().all(|v| *v == 0.0), "{kernel:?}: {gx:?}");
+        }
+        // One dead sample among live ones: the cosine kernel's gradient stays finite.
+        let rows: Vec<f32> = (0..40)
+            .map(|i| {
+                if i < 5 {
+                    0.0
+                } else {
+                    ((i * 7 % 11) as f32) - 5.0
+                }
+            })
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(rows, [8, 5]), &plain)
+            .autodiff()
+            .require_grad();
+        let gram = SampleKernel::Cosine.detached_gram(x.clone());
+        let g = Mat::from_fn(8, 8, |i, j| (i + 2 * j) as f64 / 16.0);
+        let grads = gram.loss(0.0, Some(&g)).backward();
+        let gx = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(gx.iter().all(|v| v.is_finite()), "{gx:?}");
+        assert!(gx[5..].iter().any(|v| *v != 0.0));
     }
 
     /// For `L = Σ W ∘ K` (so `∂L/∂K = W`), the detached route gives autodiff's gradient with
