@@ -8,10 +8,10 @@ use mole_train::{RunDir, Summary};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+
 fn temp_dir(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("mole-async-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
+    common::temp_dir("mole-async", name)
 }
 
 fn config(schedule: ScheduleKind, epochs: usize) -> TrainConfig {

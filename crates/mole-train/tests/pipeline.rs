@@ -10,10 +10,10 @@ use mole_train::{RunDir, Summary};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod common;
+
 fn temp_dir(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("mole-pipeline-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
+    common::temp_dir("mole-pipeline", name)
 }
 
 fn config(method: Method, pipeline: PipelineMode) -> TrainConfig {
