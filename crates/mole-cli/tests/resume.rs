@@ -168,12 +168,14 @@ fn kill_and_resume(
 /// recomputed from the snapshot's weights).
 #[test]
 fn a_sequential_run_killed_in_a_later_module_resumes_bit_exactly() {
-    // digits MOLE: modules 1 and 2 (layers 1–2 and 3), 6 epochs each, then the head.
-    let after = 6 + random_below(4) as usize;
+    // digits MOLE: modules 1 and 2 (layers 1–2 and 3), 12 epochs each, then the head. Rows
+    // come every 8 epochs and at a stage's last, so module 1 is done once its two layers' rows
+    // of epoch 12 are written: module 2 trains from then on (the kill lands in it or early in
+    // the head's 200 epochs, which keep the run going past the random delay).
     kill_and_resume(
         "sequential",
-        digits("mole", "sequential", ["6", "5"]),
-        |r| r.len() > after,
+        digits("mole", "sequential", ["12", "200"]),
+        |r| r.iter().filter(|l| l.starts_with("12,module,1,")).count() == 2,
     );
 }
 
