@@ -281,6 +281,16 @@ mod tests {
     use crate::kernel::KernelWidth;
     use burn::tensor::{Device, Distribution};
 
+    /// The gradient of `loss` with respect to the tracked `x`, as host values.
+    fn gradient(loss: Tensor<1>, x: &Tensor<2>) -> Vec<f32> {
+        let grads = loss.backward();
+        x.grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+
     /// The Gram matrix and the gradient product split their columns and rows over the rayon
     /// pool: one thread and three give the same bits, for both width rules' branches.
     #[test]
@@ -342,25 +352,14 @@ mod tests {
                 "{kernel:?}"
             );
             for alpha in [1.01, 2.0] {
-                let s_t = crate::renyi_entropy_host(
-                    gram.matrix.clone(),
-                    alpha,
-                    false,
-                    EigenPrecision::F64,
-                )
-                .unwrap()
-                .value;
-                let s_ty = crate::renyi_entropy_host(
-                    crate::hadamard(&gram.matrix, &ky),
-                    alpha,
-                    false,
-                    EigenPrecision::F64,
-                )
-                .unwrap()
-                .value;
-                let s_y = crate::renyi_entropy_host(ky.clone(), alpha, false, EigenPrecision::F64)
-                    .unwrap()
-                    .value;
+                let entropy = |m: Mat<f64>| {
+                    crate::renyi_entropy_host(m, alpha, false, EigenPrecision::F64)
+                        .unwrap()
+                        .value
+                };
+                let s_t = entropy(gram.matrix.clone());
+                let s_ty = entropy(crate::hadamard(&gram.matrix, &ky));
+                let s_y = entropy(ky.clone());
                 assert!(s_t.abs() < 1e-9, "{kernel:?} α {alpha}: S(T) {s_t}");
                 assert!(
                     (s_t + s_y - s_ty).abs() < 1e-9,
@@ -370,13 +369,7 @@ mod tests {
             let g = Mat::from_fn(8, 8, |i, j| (i * 8 + j) as f64 / 64.0);
             let loss = gram.loss(0.5, Some(&g));
             assert_eq!(crate::eigen::tensor_to_vec_f64(&loss), vec![0.5]);
-            let grads = loss.backward();
-            let gx = x
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
+            let gx = gradient(loss, &x);
             assert!(gx.iter().all(|v| *v == 0.0), "{kernel:?}: {gx:?}");
         }
         // One dead sample among live ones: the cosine kernel's gradient stays finite.
@@ -394,13 +387,7 @@ mod tests {
             .require_grad();
         let gram = SampleKernel::Cosine.detached_gram(x.clone());
         let g = Mat::from_fn(8, 8, |i, j| (i + 2 * j) as f64 / 16.0);
-        let grads = gram.loss(0.0, Some(&g)).backward();
-        let gx = x
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let gx = gradient(gram.loss(0.0, Some(&g)), &x);
         assert!(gx.iter().all(|v| v.is_finite()), "{gx:?}");
         assert!(gx[5..].iter().any(|v| *v != 0.0));
     }
@@ -429,13 +416,7 @@ mod tests {
                         u.clone().matmul(u.transpose())
                     }
                 };
-                let loss = (k * w.clone().autodiff()).sum();
-                let grads = loss.backward();
-                x.grad(&grads)
-                    .unwrap()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .unwrap()
+                gradient((k * w.clone().autodiff()).sum(), &x)
             };
             let x_tracked = x.clone().autodiff().require_grad();
             let gram = kernel.detached_gram(x_tracked.clone());
@@ -443,14 +424,7 @@ mod tests {
                 .flat_map(|i| (0..7).map(move |j| (i, j)))
                 .map(|(i, j)| w_host[(i, j)] * gram.matrix[(i, j)])
                 .sum();
-            let loss = gram.loss(value, Some(&w_host));
-            let grads = loss.backward();
-            let got = x_tracked
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
+            let got = gradient(gram.loss(value, Some(&w_host)), &x_tracked);
             let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
             for (a, b) in got.iter().zip(&reference) {
                 assert!(
