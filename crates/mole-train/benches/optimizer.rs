@@ -10,25 +10,33 @@ use std::time::Duration;
 
 use burn::optim::{AdamConfig, Optimizer};
 use burn::tensor::{Device, Distribution, Tensor};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use mole_train::adam::FusedAdam;
 
 const SHAPES: [[usize; 2]; 4] = [[784, 256], [256, 256], [256, 256], [256, 10]];
 
-/// Steps every parameter once with `step`, carrying each one's state.
-fn run<S>(
-    params: &mut [Tensor<2>],
+/// Benchmarks `name`: one `step` of every parameter of `params` (from no optimiser state, each
+/// parameter's state carried from iteration to iteration) with the gradients `grads`.
+fn bench_steps<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut params: Vec<Tensor<2>>,
     grads: &[Tensor<2>],
-    states: &mut [Option<S>],
     step: impl Fn(Tensor<2>, Tensor<2>, Option<S>) -> (Tensor<2>, Option<S>),
-    device: &Device,
 ) {
-    for ((p, g), s) in params.iter_mut().zip(grads).zip(states.iter_mut()) {
-        let taken = std::mem::replace(p, Tensor::zeros([1, 1], device));
-        let (next, state) = step(taken, g.clone(), s.take());
-        *p = next;
-        *s = state;
-    }
+    let mut states: Vec<Option<S>> = params.iter().map(|_| None).collect();
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            for ((p, g), s) in params.iter_mut().zip(grads).zip(states.iter_mut()) {
+                let taken = std::mem::replace(p, Tensor::zeros([1, 1], &g.device()));
+                let (next, state) = step(taken, g.clone(), s.take());
+                *p = next;
+                *s = state;
+            }
+            black_box(&params);
+        })
+    });
 }
 
 fn adam(c: &mut Criterion) {
@@ -43,35 +51,13 @@ fn adam(c: &mut Criterion) {
     let mut group = c.benchmark_group("adam_step_mlp256");
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(3));
-
     let fused = FusedAdam::new(0.0);
-    let (mut params, mut states) = (draw(1.0), vec![None, None, None, None]);
-    group.bench_function("fused", |b| {
-        b.iter(|| {
-            run(
-                &mut params,
-                &grads,
-                &mut states,
-                |p, g, s| fused.step(1e-3, p, g, s),
-                &device,
-            );
-            black_box(&params);
-        })
+    bench_steps(&mut group, "fused", draw(1.0), &grads, |p, g, s| {
+        fused.step(1e-3, p, g, s)
     });
-
     let burn_adam = AdamConfig::new().build();
-    let (mut params, mut states) = (draw(1.0), vec![None, None, None, None]);
-    group.bench_function("burn", |b| {
-        b.iter(|| {
-            run(
-                &mut params,
-                &grads,
-                &mut states,
-                |p, g, s| burn_adam.step(1e-3, p, g, s),
-                &device,
-            );
-            black_box(&params);
-        })
+    bench_steps(&mut group, "burn", draw(1.0), &grads, |p, g, s| {
+        burn_adam.step(1e-3, p, g, s)
     });
     group.finish();
 }
