@@ -24,44 +24,17 @@ pub fn datasets() -> PathBuf {
     p
 }
 
+/// The temporary run folders, shared with mole-train's integration tests.
+#[path = "../../mole-train/tests/common/temp.rs"]
+mod temp;
+
 /// A fresh temporary directory for one test, `mole-test-NAME-PID`. The same test's folders
 /// left by earlier test processes that have ended are removed first, so that runs of the suite
 /// do not pile up run directories (each run keeps its last one to look at).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let prefix = format!("mole-test-{name}-");
-    let tmp = std::env::temp_dir();
-    remove_stale(&tmp, &prefix);
-    let p = tmp.join(format!("{prefix}{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
+    let p = temp::temp_dir("mole-test", name);
     std::fs::create_dir_all(&p).unwrap();
     p
-}
-
-/// Removes `dir/PREFIX<pid>` folders whose process is no longer running (Linux's `/proc` tells;
-/// elsewhere nothing is removed).
-fn remove_stale(dir: &std::path::Path, prefix: &str) {
-    let proc_fs = std::path::Path::new("/proc/self");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    if !proc_fs.exists() {
-        return;
-    }
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id()
-            && !std::path::Path::new("/proc").join(pid.to_string()).exists()
-        {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 /// Runs and returns the output, printing stderr when it fails unexpectedly.

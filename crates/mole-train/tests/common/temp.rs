@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests of mole-train.
+//! Temporary run folders of the integration tests (mole-train's, and mole-cli's through a
+//! `#[path]` module).
 
 use std::path::{Path, PathBuf};
 
