@@ -486,6 +486,11 @@ mod tests {
         )
     }
 
+    /// The message of [`parse_with`]'s error (the test fails if the text parses).
+    fn error_with(text: &str, label: &str) -> String {
+        parse_with(text, label).unwrap_err().to_string()
+    }
+
     #[test]
     fn class_names_anywhere_by_header_name_or_number() {
         // A header column named `class` (any case) is the label by default, wherever it is;
@@ -501,7 +506,7 @@ mod tests {
         assert_eq!(parse_with(text, "1").unwrap().labels, d.labels);
         let text = "species,a,b\nx,1,0\ny,2,1\n";
         // No header name says label: the last column (integers), `species` a bad feature.
-        let err = parse_with(text, "auto").unwrap_err().to_string();
+        let err = error_with(text, "auto");
         assert!(
             err.contains("t.csv:2")
                 && err.contains("column 1 ('species')")
@@ -521,41 +526,33 @@ mod tests {
     #[test]
     fn label_column_errors_name_the_problem() {
         let text = "a,b,label\n1,2,0\n3,4,1\n";
-        let err = parse_with(text, "kind").unwrap_err().to_string();
+        let err = error_with(text, "kind");
         assert!(
             err.contains("'kind'") && err.contains("columns: a, b, label"),
             "{err}"
         );
-        let err = parse_with(text, "4").unwrap_err().to_string();
+        let err = error_with(text, "4");
         assert!(
             err.contains("label column 4") && err.contains("3 columns"),
             "{err}"
         );
-        let err = parse_with("1,2,0\n3,4,1\n", "kind")
-            .unwrap_err()
-            .to_string();
+        let err = error_with("1,2,0\n3,4,1\n", "kind");
         assert!(err.contains("no header line"), "{err}");
         assert!("0".parse::<LabelColumn>().is_err());
         assert!(" ".parse::<LabelColumn>().is_err());
         // Missing values name the line and the column.
-        let err = parse_with("a,b,label\n1,,0\n", "auto")
-            .unwrap_err()
-            .to_string();
+        let err = error_with("a,b,label\n1,,0\n", "auto");
         assert!(
             err.contains("t.csv:2") && err.contains("column 2 ('b'): missing value"),
             "{err}"
         );
-        let err = parse_with("a,b,label\n1,2,\n", "auto")
-            .unwrap_err()
-            .to_string();
+        let err = error_with("a,b,label\n1,2,\n", "auto");
         assert!(
             err.contains("t.csv:2") && err.contains("missing label"),
             "{err}"
         );
         // A header whose width differs from the rows'.
-        let err = parse_with("a,label\n1,2,0\n", "auto")
-            .unwrap_err()
-            .to_string();
+        let err = error_with("a,label\n1,2,0\n", "auto");
         assert!(err.contains("t.csv:2") && err.contains("names 2"), "{err}");
     }
 
@@ -578,7 +575,7 @@ mod tests {
         let rows: String = (0..20)
             .map(|i| format!("{},{},{i}\n", i % 2, i % 3))
             .collect();
-        let err = parse_with(&rows, "auto").unwrap_err().to_string();
+        let err = error_with(&rows, "auto");
         assert!(
             err.contains("20 distinct values in 20 rows") && err.contains("--label-column"),
             "{err}"
