@@ -10,8 +10,10 @@
 
 use crate::evaluate::{map_dataset, scores_accuracy_and_loss};
 use crate::network::Network;
+use crate::schedule::frozen::stage_outputs;
+use burn::module::Module;
 use burn::tensor::Device;
-use mole_data::{Dataset, SampleShape};
+use mole_data::Dataset;
 
 /// The last module's outputs (inference mode) over the training probe, the test set and the
 /// validation set, as datasets with the same labels.
@@ -37,25 +39,14 @@ impl HeadInputs {
         if net.head.is_none() || net.ensemble_heads {
             return None;
         }
-        let shape = sample_shape(&net.output_shapes[last]);
+        let width: usize = net.output_shapes[last].iter().product();
         let rows = probe.len() + test.len() + val.map_or(0, Dataset::len);
-        if rows.saturating_mul(shape.len()).saturating_mul(4) > budget_bytes {
+        if rows.saturating_mul(width).saturating_mul(4) > budget_bytes {
             return None;
         }
-        let outputs = |data: &Dataset| -> Option<Dataset> {
-            let (values, width) = map_dataset(data, device, |x| {
-                net.forward_to(x, net.modules.len()).flat()
-            });
-            if width != shape.len() || values.len() != width * data.len() {
-                return None; // not the declared output shape: evaluate through the network
-            }
-            Some(Dataset::new(
-                values,
-                data.labels.clone(),
-                shape,
-                data.num_classes,
-            ))
-        };
+        let stages: Vec<_> = net.modules.iter().map(|m| m.stage.valid()).collect();
+        let outputs =
+            |data: &Dataset| stage_outputs(&stages, data, &net.output_shapes[last], device);
         Some(HeadInputs {
             probe: outputs(probe)?,
             test: outputs(test)?,
@@ -92,23 +83,12 @@ fn head_accuracy_and_loss(net: &Network, outputs: &Dataset, device: &Device) -> 
     scores_accuracy_and_loss(&logits, c, &outputs.labels)
 }
 
-/// A module's output shape (`[c, h, w]` or flat) as the shape of a dataset's rows.
-pub(crate) fn sample_shape(shape: &[usize]) -> SampleShape {
-    match shape {
-        [c, h, w] => SampleShape::Image {
-            channels: *c,
-            height: *h,
-            width: *w,
-        },
-        other => SampleShape::Vector(other.iter().product()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Method, TrainConfig};
     use crate::evaluate::{accuracy, accuracy_and_loss};
+    use mole_data::SampleShape;
 
     /// `n` rows of shape `shape` drawn from a fixed generator, labels `i mod classes`.
     fn rows(n: usize, shape: SampleShape, classes: usize, seed: u64) -> Dataset {

@@ -4,11 +4,11 @@
 
 use crate::batches::{features, rows_to_features};
 use crate::evaluate::map_dataset;
-use crate::head_inputs::sample_shape;
 use crate::module::Stage;
 use crate::session::Session;
 use burn::module::Module;
-use mole_data::Dataset;
+use burn::tensor::Device;
+use mole_data::{Dataset, SampleShape};
 use mole_info::profile::{self, Phase};
 use mole_nn::Features;
 
@@ -21,20 +21,43 @@ pub fn frozen_outputs(s: &Session<'_>, k: usize, below: Option<&Dataset>) -> Opt
     if !cacheable(s, k) {
         return None;
     }
-    let plain = s.plain_device();
     let source = below.unwrap_or(&s.data.train);
     let stages = frozen_stages(s, k, below.is_some());
-    let (values, width) = map_dataset(source, &plain, |x| forward(&stages, x).flat());
-    let shape = sample_shape(&s.net.output_shapes[k]);
+    stage_outputs(&stages, source, &s.net.output_shapes[k], &s.plain_device())
+}
+
+/// The outputs of the inference `stages` over every row of `source`, as a dataset with its
+/// labels whose rows have the last stage's declared output `shape`; `None` when the outputs do
+/// not have that shape (the caller then runs the stages where it needs them instead).
+pub(crate) fn stage_outputs(
+    stages: &[Stage],
+    source: &Dataset,
+    shape: &[usize],
+    device: &Device,
+) -> Option<Dataset> {
+    let shape = sample_shape(shape);
+    let (values, width) = map_dataset(source, device, |x| forward(stages, x).flat());
     if width * source.len() != values.len() || width != shape.len() {
-        return None; // not the module's declared output: recompute instead of caching
+        return None;
     }
     Some(Dataset::new(
         values,
-        s.data.train.labels.clone(),
+        source.labels.clone(),
         shape,
-        s.data.train.num_classes,
+        source.num_classes,
     ))
+}
+
+/// A module's output shape (`[c, h, w]` or flat) as the shape of a dataset's rows.
+fn sample_shape(shape: &[usize]) -> SampleShape {
+    match shape {
+        [c, h, w] => SampleShape::Image {
+            channels: *c,
+            height: *h,
+            width: *w,
+        },
+        other => SampleShape::Vector(other.iter().product()),
+    }
 }
 
 /// Learner `k`'s inputs for the training rows `idx`: read from `cache` (module `k − 1`'s

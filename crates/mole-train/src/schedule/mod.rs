@@ -8,7 +8,7 @@
 //!   of activation batches; then extra head epochs.
 
 mod async_;
-mod frozen;
+pub(crate) mod frozen;
 mod head;
 pub(crate) mod pipeline_plan;
 mod sequential;
