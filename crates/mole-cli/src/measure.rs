@@ -456,18 +456,34 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn temp_csv(content: &str) -> PathBuf {
+    /// A CSV file in the temporary folder, removed when dropped.
+    struct TempCsv(PathBuf);
+
+    impl std::ops::Deref for TempCsv {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+
+    impl Drop for TempCsv {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn temp_csv(content: &str) -> TempCsv {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path =
             std::env::temp_dir().join(format!("mole-measure-test-{}-{n}.csv", std::process::id()));
         std::fs::write(&path, content).unwrap();
-        path
+        TempCsv(path)
     }
 
-    fn args(file: PathBuf, x: &str, y: &str) -> MeasureArgs {
+    fn args(file: &Path, x: &str, y: &str) -> MeasureArgs {
         MeasureArgs {
-            file,
+            file: file.to_path_buf(),
             x: x.to_string(),
             y: y.to_string(),
             y_labels: false,
@@ -514,14 +530,14 @@ mod tests {
     #[test]
     fn missing_file_names_the_file() {
         let path = std::env::temp_dir().join("mole-measure-does-not-exist.csv");
-        let msg = input_error(measure(&args(path, "0", "1")));
+        let msg = input_error(measure(&args(&path, "0", "1")));
         assert!(msg.contains("mole-measure-does-not-exist.csv"), "{msg}");
     }
 
     #[test]
     fn ragged_row_names_file_line_and_column() {
         let path = temp_csv("1,2,3\n4,5,6\n7,8\n");
-        let msg = input_error(measure(&args(path.clone(), "0", "1")));
+        let msg = input_error(measure(&args(&path, "0", "1")));
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("line 3") && msg.contains("column 2"), "{msg}");
         assert!(msg.contains("expected 3 columns"), "{msg}");
@@ -530,24 +546,24 @@ mod tests {
     #[test]
     fn non_numeric_cell_names_file_line_and_column() {
         let path = temp_csv("a,b,c\n1,2,3\n4,x,6\n7,8,9\n");
-        let mut a = args(path.clone(), "0..2", "2");
+        let mut a = args(&path, "0..2", "2");
         a.header = true;
         let msg = input_error(measure(&a));
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("line 3") && msg.contains("column 1"), "{msg}");
         assert!(msg.contains("\"x\""), "{msg}");
         // Without --header the header line itself is the bad row.
-        let msg = input_error(measure(&args(path, "0..2", "2")));
+        let msg = input_error(measure(&args(&path, "0..2", "2")));
         assert!(msg.contains("line 1") && msg.contains("column 0"), "{msg}");
     }
 
     #[test]
     fn non_finite_and_non_integer_labels_are_rejected() {
         let path = temp_csv("1,0\nnan,1\n3,1\n");
-        let msg = input_error(measure(&args(path, "0", "1")));
+        let msg = input_error(measure(&args(&path, "0", "1")));
         assert!(msg.contains("line 2") && msg.contains("column 0"), "{msg}");
         let path = temp_csv("1,0\n2,1.5\n3,1\n");
-        let mut a = args(path, "0", "1");
+        let mut a = args(&path, "0", "1");
         a.y_labels = true;
         let msg = input_error(measure(&a));
         assert!(msg.contains("line 2") && msg.contains("column 1"), "{msg}");
@@ -556,7 +572,7 @@ mod tests {
     #[test]
     fn column_out_of_range_names_file_line_and_column() {
         let path = temp_csv("\n1,2\n3,4\n5,6\n");
-        let msg = input_error(measure(&args(path.clone(), "0..3", "1")));
+        let msg = input_error(measure(&args(&path, "0..3", "1")));
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         // The first data line is line 2 (line 1 is blank).
         assert!(msg.contains("line 2") && msg.contains("column 2"), "{msg}");
@@ -567,7 +583,7 @@ mod tests {
     fn fewer_than_two_rows_is_an_error() {
         for content in ["", "1,2\n", "h1,h2\n1,2\n"] {
             let path = temp_csv(content);
-            let mut a = args(path.clone(), "0", "1");
+            let mut a = args(&path, "0", "1");
             a.header = content.starts_with('h');
             let msg = input_error(measure(&a));
             assert!(msg.contains(&path.display().to_string()), "{msg}");
@@ -578,13 +594,13 @@ mod tests {
     #[test]
     fn bad_arguments_are_input_errors() {
         let path = temp_csv("1,2\n3,4\n5,6\n");
-        let mut a = args(path.clone(), "0", "1");
+        let mut a = args(&path, "0", "1");
         a.sigma_x = "wide".to_string();
         assert!(input_error(measure(&a)).contains("--sigma-x"));
-        let mut a = args(path.clone(), "0", "1");
+        let mut a = args(&path, "0", "1");
         a.alpha = 0.0;
         assert!(input_error(measure(&a)).contains("--alpha"));
-        let mut a = args(path, "1", "0,1");
+        let mut a = args(&path, "1", "0,1");
         a.y_labels = true;
         assert!(input_error(measure(&a)).contains("--y-labels"));
     }
@@ -618,7 +634,7 @@ mod tests {
             .map(|i| format!("{}.0,{}\n", 10 * (i % 3), i % 3))
             .collect();
         let path = temp_csv(&format!("col_a,col_b\n{content}"));
-        let mut a = args(path, "0", "1");
+        let mut a = args(&path, "0", "1");
         a.header = true;
         a.y_labels = true;
         a.sigma_x = "0.5".to_string();
@@ -649,7 +665,7 @@ mod tests {
             })
             .collect();
         let path = temp_csv(&content);
-        let mut a = args(path, "0..2", "2");
+        let mut a = args(&path, "0..2", "2");
         a.standardize = true;
         a.alpha = 1.01;
         let v = measure(&a).unwrap();
