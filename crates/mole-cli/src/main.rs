@@ -62,6 +62,22 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes joined by ": ", as anyhow's `{:#}`, except that a cause whose text
+/// the message already ends with is not repeated (errors such as `DataError::Io` show their
+/// source in their own text: "file: No such file or directory (os error 2)").
+fn error_message(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.is_empty() {
+            message = text;
+        } else if !message.ends_with(&text) {
+            message = format!("{message}: {text}");
+        }
+    }
+    message
+}
+
 /// Returns mimalloc's freed pages to the OS (before the training-memory window starts).
 fn release_free_memory() {
     // SAFETY: `mi_collect` takes no pointers; it only walks mimalloc's own heaps.
@@ -86,7 +102,28 @@ fn main() {
         Command::Compare(a) => compare_cmd::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_message(&e));
         std::process::exit(if is_bad_input(&e) { EXIT_BAD_INPUT } else { 1 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e: anyhow::Error = mole_data::DataError::io("d/x.txt", io).into();
+        assert_eq!(error_message(&e), "d/x.txt: no such file");
+        // Context and causes not in the text are kept, in order.
+        let e = e.context("loading dataset 'x'");
+        assert_eq!(
+            error_message(&e),
+            "loading dataset 'x': d/x.txt: no such file"
+        );
+        let e: anyhow::Result<()> = Err(anyhow::anyhow!("inner")).context("outer");
+        assert_eq!(error_message(&e.unwrap_err()), "outer: inner");
     }
 }

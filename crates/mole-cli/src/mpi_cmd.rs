@@ -31,7 +31,7 @@ pub fn run(
         mole_train::schedule::run_worker_rank(&cfg).with_context(|| format!("MPI rank {rank}"))
     };
     if let Err(e) = &result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", crate::error_message(e));
         world.abort(if crate::is_bad_input(e) { 2 } else { 1 });
     }
     drop(universe);
