@@ -261,3 +261,89 @@ fn every_preset_parses_and_starts() {
         );
     }
 }
+
+/// Writes `per_class` training images of each digit (8 × 8, values 0–16) as a TU Dortmund
+/// graph dataset `DIGITS` in `dir`: one node per lit pixel (attributes: value / 16, row / 7,
+/// column / 7), an undirected edge between lit 8-neighbours, the digit as the graph's label.
+/// Graph classification with ten classes, which no rule or test was written for.
+fn digits_as_graphs(dir: &Path, per_class: usize) -> std::path::PathBuf {
+    let split = mole_data::registry::load("digits", &mole_data::registry::DataOptions::default())
+        .expect("the embedded digits");
+    let train = &split.train;
+    let mut taken = vec![0; train.num_classes];
+    let (mut edges, mut indicator, mut attributes, mut labels) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut nodes = 0;
+    for i in 0..train.len() {
+        let y = train.labels[i];
+        if taken[y] == per_class {
+            continue;
+        }
+        taken[y] += 1;
+        labels.push_str(&format!("{y}\n"));
+        let pixels = train.sample(i);
+        // The node id (1-based, over the whole set) of each lit pixel.
+        let mut id = [0usize; 64];
+        for (p, &v) in pixels.iter().enumerate() {
+            if v > 0.0 {
+                nodes += 1;
+                id[p] = nodes;
+                indicator.push_str(&format!("{}\n", labels.lines().count()));
+                let (r, c) = (p / 8, p % 8);
+                attributes.push_str(&format!(
+                    "{},{},{}\n",
+                    v / 16.0,
+                    r as f32 / 7.0,
+                    c as f32 / 7.0
+                ));
+            }
+        }
+        for p in (0..64).filter(|&p| id[p] > 0) {
+            let (r, c) = ((p / 8) as i32, (p % 8) as i32);
+            for (dr, dc) in (-1..=1).flat_map(|a| (-1..=1).map(move |b| (a, b))) {
+                let (r2, c2) = (r + dr, c + dc);
+                if (dr, dc) != (0, 0) && (0..8).contains(&r2) && (0..8).contains(&c2) {
+                    let q = (r2 * 8 + c2) as usize;
+                    if id[q] > 0 {
+                        edges.push_str(&format!("{}, {}\n", id[p], id[q]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(taken.iter().all(|&t| t == per_class), "{taken:?}");
+    let folder = dir.join("DIGITS");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in [
+        ("A", edges),
+        ("graph_indicator", indicator),
+        ("node_attributes", attributes),
+        ("graph_labels", labels),
+    ] {
+        std::fs::write(folder.join(format!("DIGITS_{name}.txt")), text).unwrap();
+    }
+    folder
+}
+
+#[test]
+fn a_plain_command_on_graphs_of_ten_classes_trains_the_local_methods_near_backprop() {
+    // Digits drawn as pixel graphs: graph classification with ten classes and 30 graphs of
+    // each, folds of 200 training graphs. Measured, 3-fold: BP 0.907; with the information
+    // terms alone (a Gram matrix of 64 graphs holds about six of a class) MOLE 0.800 and HSIC
+    // 0.827; with the prediction term the rule now adds, MOLE 0.863 and HSIC 0.883 (chance 0.1).
+    let dir = temp_dir("defaults-graph-classes");
+    let data = format!("tu:{}", digits_as_graphs(&dir, 30).display());
+    for method in ["mole", "hsic"] {
+        let s = plain_train(&data, method, &dir.join(method), &["--folds", "3"]);
+        let acc = s["test_accuracy"].as_f64().unwrap();
+        assert!(
+            acc >= 0.84,
+            "{method}: test accuracy {acc} on ten-class graphs"
+        );
+        let config = std::fs::read_to_string(dir.join(method).join("config.toml")).unwrap();
+        assert!(
+            config.contains("lambda_ce = 0.5  # rule: graph-level"),
+            "{config}"
+        );
+    }
+}

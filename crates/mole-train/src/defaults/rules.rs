@@ -193,14 +193,20 @@ pub fn default_groups(method: Method, spec: &ModelSpec) -> Vec<usize> {
 }
 
 /// Share of the local prediction term (`local.lambda_ce`) in the loss of MOLE's and the HSIC
-/// bottleneck's modules: half on rows and images, where a module's information objective alone
-/// saturates on its training batches before the classes are linearly separable (the label
-/// kernel's tie, README "Why the first MOLE module holds two layers") and the classifier's
-/// cross-entropy keeps pulling them apart; none on graphs, whose semi-supervised input terms it
-/// does not help (measured in the README, "The local prediction term"). simpred has its own 1 %.
+/// bottleneck's modules: half on rows, images and graph-level tasks, where a module's
+/// information objective alone saturates on its training batches before the classes are
+/// linearly separable (the label kernel's tie, README "Why the first MOLE module holds two
+/// layers") and, with many classes, a Gram matrix holds few pairs of a class; the classifier's
+/// cross-entropy keeps pulling them apart (graphs of ten classes: MOLE 5–13 points nearer
+/// backprop; a two-class set within a point or so). None on node-level tasks, where the
+/// semi-supervised input term carries the module and the classifier does not help (measured in
+/// the README, "The local prediction term"). simpred has its own 1 %.
 pub fn default_lambda_ce(method: Method, kind: DataKind) -> f64 {
     match (method, kind) {
-        (Method::Mole | Method::Hsic, DataKind::Vector | DataKind::Image) => 0.5,
+        (
+            Method::Mole | Method::Hsic,
+            DataKind::Vector | DataKind::Image | DataKind::GraphLevel,
+        ) => 0.5,
         (Method::Simpred, _) => 0.01,
         _ => 0.0,
     }

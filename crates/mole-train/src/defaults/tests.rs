@@ -265,16 +265,18 @@ fn graph_level_and_image_defaults() {
 }
 
 #[test]
-fn the_local_prediction_term_is_half_on_rows_and_images_and_off_on_graphs() {
-    for kind in [DataKind::Vector, DataKind::Image] {
+fn the_local_prediction_term_is_half_except_on_node_level_tasks() {
+    for kind in [DataKind::Vector, DataKind::Image, DataKind::GraphLevel] {
         assert_eq!(default_lambda_ce(Method::Mole, kind), 0.5);
         assert_eq!(default_lambda_ce(Method::Hsic, kind), 0.5);
-    }
-    for kind in [DataKind::NodeLevel, DataKind::GraphLevel] {
-        assert_eq!(default_lambda_ce(Method::Mole, kind), 0.0);
-        assert_eq!(default_lambda_ce(Method::Hsic, kind), 0.0);
         assert_eq!(default_lambda_ce(Method::Simpred, kind), 0.01);
     }
+    assert_eq!(default_lambda_ce(Method::Mole, DataKind::NodeLevel), 0.0);
+    assert_eq!(default_lambda_ce(Method::Hsic, DataKind::NodeLevel), 0.0);
+    assert_eq!(
+        default_lambda_ce(Method::Simpred, DataKind::NodeLevel),
+        0.01
+    );
     assert_eq!(default_lambda_ce(Method::Bp, DataKind::Vector), 0.0);
     // Resolved with its reason; a given value wins.
     let mut cfg = TrainConfig::default();
@@ -304,7 +306,7 @@ fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without() 
         let prov = resolve(&mut cfg, &given, &profile(kind, 5000, 10)).unwrap();
         (cfg.mole.alpha, prov["mole.alpha"].clone())
     };
-    // Rows: the rule's lambda_ce 0.5, then alpha 2; graphs: no term, alpha 1.01.
+    // Rows: the rule's lambda_ce 0.5, then alpha 2; node level: no term, alpha 1.01.
     let (alpha, origin) = resolved(DataKind::Vector, Given::new(), 0.0, 1.01);
     assert_eq!(alpha, 2.0);
     assert!(matches!(origin, Origin::Rule(_)));
@@ -315,9 +317,13 @@ fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without() 
     // The rule reads the lambda_ce actually used: a given 0 keeps 1.01 on rows ...
     let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
     assert_eq!(resolved(DataKind::Vector, given, 0.0, 1.01).0, 1.01);
-    // ... and a given term turns it on for graphs; a given alpha always wins.
+    // ... and a given term turns it on for node-level tasks; a given alpha always wins.
     let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
-    assert_eq!(resolved(DataKind::GraphLevel, given, 0.3, 1.01).0, 2.0);
+    assert_eq!(resolved(DataKind::NodeLevel, given, 0.3, 1.01).0, 2.0);
+    assert_eq!(
+        resolved(DataKind::GraphLevel, Given::new(), 0.0, 1.01).0,
+        2.0
+    );
     let given: Given = [("mole.alpha".to_string(), Origin::Flag)].into();
     let (alpha, origin) = resolved(DataKind::Vector, given, 0.0, 0.5);
     assert_eq!((alpha, origin), (0.5, Origin::Flag));
