@@ -313,3 +313,83 @@ def train_graph(
         )
     data = ("nodes", x, e, y, *parts)
     return _run(data, model, method, config, resume, quiet, dry_run, keys)
+
+
+def _graph(i, graph, dim):
+    """The ``(features, edge_index)`` pair ``graphs[i]``, checked: float32 ``[n, F]`` with
+    ``F == dim`` (when known) and int64 ``[2, e]`` local node ids ``0..n-1``."""
+    name = f"graphs[{i}]"
+    try:
+        features, edge_index = graph
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a (features, edge_index) pair") from None
+    x = _features(features, f"{name} features")
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(
+            f"{name} features: expected a 2-d array [nodes, features] with at least one node, "
+            f"got shape {x.shape}"
+        )
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} features: {x.shape[1]} features, but graphs[0] has {dim}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} features: contains NaN or infinite values")
+    try:
+        e = np.asarray(edge_index)
+    except Exception as err:
+        raise ValueError(f"{name} edge_index: not an array: {err}") from None
+    if e.size == 0:
+        e = np.zeros((2, 0), dtype=np.int64)
+    if e.dtype.kind not in "iu" or e.ndim != 2 or e.shape[0] != 2:
+        raise ValueError(
+            f"{name} edge_index: expected an integer array of shape [2, edges], got "
+            f"{e.dtype} {e.shape}"
+        )
+    if e.size and (e.min() < 0 or e.max() >= len(x)):
+        bad = e.min() if e.min() < 0 else e.max()
+        raise ValueError(f"{name} edge_index: node {bad} is out of range for {len(x)} nodes")
+    return x, np.ascontiguousarray(e, dtype=np.int64)
+
+
+def train_graphs(
+    graphs,
+    labels,
+    *,
+    model=None,
+    method=None,
+    config=None,
+    resume=None,
+    quiet=False,
+    dry_run=False,
+    **keys,
+):
+    """Graph classification on many graphs, through the graph trainer ``mole train`` uses for
+    MUTAG (stratified k-fold cross-validation, ``folds``, one run directory per fold); returns a
+    :class:`TrainResult` ``(summary, run_dir)`` whose summary holds the folds' mean
+    ``test_accuracy``, its ``test_accuracy_std`` and the ``fold_test_accuracies``.
+
+    - ``graphs``: a sequence of ``(features, edge_index)`` pairs, one per graph: ``features``
+      ``[n, F]`` (used as float32; the same ``F`` for every graph), ``edge_index`` ``[2, e]``
+      integer node ids local to the graph, ``0..n-1`` (read as undirected edges; duplicates and
+      self-loops are dropped, as the TU loader does; ``e`` may be 0).
+    - ``labels``: ``[G]`` class indices ``0..C-1``, one per graph.
+    - Config keys, ``resume``, ``dry_run`` and ``quiet`` as in :func:`train`; the graph-level
+      default rules apply (``gin:64,64``, sum readout, 10 folds, ...).
+    """
+    try:
+        graphs = list(graphs)
+    except TypeError:
+        raise ValueError("graphs: expected a sequence of (features, edge_index) pairs") from None
+    if len(graphs) < 2:
+        raise ValueError(f"graphs: at least two graphs are needed, got {len(graphs)}")
+    checked, dim = [], None
+    for i, g in enumerate(graphs):
+        x, e = _graph(i, g, dim)
+        dim = x.shape[1]
+        checked.append((x, e))
+    y = _labels(labels, "labels", len(checked), "graphs")
+    x = np.ascontiguousarray(np.concatenate([x for x, _ in checked]), dtype=np.float32)
+    sizes = np.array([len(x) for x, _ in checked], dtype=np.int64)
+    e = np.ascontiguousarray(np.concatenate([e for _, e in checked], axis=1), dtype=np.int64)
+    counts = np.array([e.shape[1] for _, e in checked], dtype=np.int64)
+    data = ("graphs", x, sizes, e, counts, y)
+    return _run(data, model, method, config, resume, quiet, dry_run, keys)

@@ -10,7 +10,7 @@
 //! epoch for a resume.
 
 use crate::{guard, panic_message, value_error};
-use mole_data::graph::{Graph, GraphData, NodeDataset, NodeSplit};
+use mole_data::graph::{Graph, GraphData, GraphSet, NodeDataset, NodeSplit};
 use mole_data::{Dataset, SampleShape, Split};
 use mole_train::config::{ConfigError, Distributed, ScheduleKind, TrainConfig};
 use mole_train::defaults::{DataKind, DataProfile, Given, Origin};
@@ -507,6 +507,72 @@ fn nodes(
     Ok((data, split))
 }
 
+/// Many labelled graphs from Python (checked graph by graph in `mole.train_graphs`, again
+/// here): node features of all graphs stacked `[N, F]`, the node count of every graph
+/// `[G]`, edges `[2, E]` as node ids local to their graph (read as undirected, as the TU loader
+/// reads `DS_A.txt`), the edge count of every graph `[G]` and one class per graph `[G]`.
+fn graph_set(
+    features: PyReadonlyArray2<'_, f32>,
+    sizes: PyReadonlyArray1<'_, i64>,
+    edges: PyReadonlyArray2<'_, i64>,
+    edge_counts: PyReadonlyArray1<'_, i64>,
+    y: PyReadonlyArray1<'_, i64>,
+) -> PyResult<GraphSet> {
+    let [n, dim] = [features.shape()[0], features.shape()[1]];
+    let sizes = sizes.as_array();
+    let counts = edge_counts.as_array();
+    let g = sizes.len();
+    if g < 2 || dim == 0 || counts.len() != g || y.len() != g {
+        return Err(value_error(format!(
+            "graphs: expected at least two graphs with one node feature or more, and one label              per graph; got {g} graphs, {} labels, {dim} features",
+            y.len()
+        )));
+    }
+    if sizes.iter().any(|&k| k < 1) || sizes.iter().sum::<i64>() != n as i64 {
+        return Err(value_error(
+            "graphs: every graph needs at least one node, and the node counts must add up to              the stacked features' rows",
+        ));
+    }
+    let e = edges.shape();
+    if e[0] != 2 || counts.iter().any(|&c| c < 0) || counts.iter().sum::<i64>() != e[1] as i64 {
+        return Err(value_error(format!(
+            "graphs: edges of shape [2, edges] whose per-graph counts add up to the edges are              needed, got shape {e:?}"
+        )));
+    }
+    let labels = labels(&y, "labels", None)?;
+    let classes = classes_of(&labels, "labels")?;
+    let values = finite_values(features.as_array().iter(), dim, "features")?;
+    let edge = edges.as_array();
+    let (mut graphs, mut rows) = (Vec::with_capacity(g), Vec::with_capacity(g));
+    let (mut node, mut next) = (0usize, 0usize);
+    for (k, (&size, &count)) in sizes.iter().zip(counts.iter()).enumerate() {
+        let size = size as usize;
+        let mut pairs = Vec::with_capacity(count as usize);
+        for j in next..next + count as usize {
+            let (a, b) = (edge[[0, j]], edge[[1, j]]);
+            for v in [a, b] {
+                if v < 0 || v as u64 >= size as u64 {
+                    return Err(value_error(format!(
+                        "graphs[{k}]: edge_index node {v} is out of range for {size} nodes"
+                    )));
+                }
+            }
+            pairs.push((a as usize, b as usize));
+        }
+        next += count as usize;
+        graphs.push(Graph::undirected(size, &pairs));
+        rows.push(values[node * dim..(node + size) * dim].to_vec());
+        node += size;
+    }
+    Ok(GraphSet {
+        graphs,
+        features: rows,
+        dim,
+        labels,
+        num_classes: classes,
+    })
+}
+
 /// The epoch of the async checkpoints in `dir` for a network of `cfg` on `data`.
 fn resume_epoch(cfg: &TrainConfig, data: &Split, dir: &Path) -> anyhow::Result<usize> {
     let device = burn::tensor::Device::flex().autodiff();
@@ -800,7 +866,9 @@ struct Settings {
 /// Resolves a run. `data` is `("rows", x_train, y_train, x_test, y_test)` (float32 features,
 /// int64 labels, the test arrays possibly None), `("nodes", features, edge_index, labels,
 /// train, val, test)` (float32 `[N, F]`, int64 `[2, E]`, int64 `[N]`, int64 node indices or
-/// None) or `("named",)` (the config's `dataset` is loaded as `mole train` loads it).
+/// None), `("graphs", features, sizes, edge_index, edge_counts, labels)` (float32 `[N, F]`,
+/// int64 `[G]`, int64 `[2, E]` local node ids, int64 `[G]`, int64 `[G]`: see [`graph_set`]) or
+/// `("named",)` (the config's `dataset` is loaded as `mole train` loads it).
 #[pyfunction]
 #[pyo3(signature = (data, config_file, overrides, resume, quiet))]
 fn plan(
@@ -828,6 +896,7 @@ fn plan_guarded(py: Python<'_>, data: &Bound<'_, PyTuple>, s: Settings) -> PyRes
     let name = match kind.as_str() {
         "rows" => Some("arrays"),
         "nodes" => Some("graph"),
+        "graphs" => Some("graphs"),
         _ => None,
     };
     if let Some(name) = name
@@ -873,6 +942,16 @@ fn plan_guarded(py: Python<'_>, data: &Bound<'_, PyTuple>, s: Settings) -> PyRes
                 parts,
             )?;
             Data::Graph(GraphData::Nodes(d), split)
+        }
+        "graphs" => {
+            let set = graph_set(
+                data.get_item(1)?.extract()?,
+                data.get_item(2)?.extract()?,
+                data.get_item(3)?.extract()?,
+                data.get_item(4)?.extract()?,
+                data.get_item(5)?.extract()?,
+            )?;
+            Data::Graph(GraphData::Graphs(set), None)
         }
         "named" => {
             let cfg = cfg.clone();
