@@ -725,6 +725,19 @@ impl TrainConfig {
         if self.train_samples == Some(0) || self.test_samples == Some(0) {
             return bad("train_samples and test_samples must be positive".into());
         }
+        // Read by the evaluation's information-plane measures whatever the method, so a bad
+        // width is refused here rather than when the first evaluation starts.
+        for (key, text) in [
+            ("mole.sigma_t", &self.mole.sigma_t),
+            ("mole.sigma_x", &self.mole.sigma_x),
+        ] {
+            if let Err(e) = text.parse::<mole_info::KernelWidth>() {
+                return bad(format!("{key}: {e}"));
+            }
+        }
+        if let Err(e) = crate::objective::parse_label_kernel(&self.mole.label_kernel) {
+            return bad(format!("{e}"));
+        }
         if !(self.hsic.sigma > 0.0 && self.hsic.sigma.is_finite()) {
             return bad(format!(
                 "hsic.sigma = {} (the kernel width must be positive)",
@@ -879,6 +892,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("magic") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn kernel_widths_and_the_label_kernel_are_checked_for_every_method() {
+        // The evaluation's measures read mole.sigma_t and sigma_x under every method: a bad
+        // value is refused before training, not when the first evaluation starts.
+        for method in ["mole", "hsic", "bp", "simpred"] {
+            for (text, key) in [
+                ("sigma_t = \"bogus\"", "mole.sigma_t"),
+                ("sigma_x = \"knn:0\"", "mole.sigma_x"),
+                ("sigma_t = \"-1\"", "mole.sigma_t"),
+                ("label_kernel = \"gaussian:-1\"", "mole.label_kernel"),
+                ("label_kernel = \"gaussian:x\"", "mole.label_kernel"),
+                ("label_kernel = \"cosine\"", "mole.label_kernel"),
+            ] {
+                let toml = format!("method = \"{method}\"\n[mole]\n{text}\n");
+                let e = TrainConfig::from_toml(&toml)
+                    .and_then(|c| c.validate().map(|_| c))
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains(key), "{method}, {text}: {e}");
+            }
+        }
+        let good =
+            "[mole]\nsigma_t = \"knn:5\"\nsigma_x = \"1.5\"\nlabel_kernel = \"gaussian:0.5\"\n";
+        assert!(TrainConfig::from_toml(good).unwrap().validate().is_ok());
     }
 
     #[test]

@@ -182,14 +182,13 @@ pub(crate) fn parse_width(key: &str, text: &str) -> Result<KernelWidth, Objectiv
 pub fn parse_label_kernel(text: &str) -> Result<LabelKernel, ObjectiveError> {
     match text.split_once(':') {
         None if text == "delta" => Ok(LabelKernel::Delta),
-        Some(("gaussian", s)) => {
-            s.parse()
-                .map(LabelKernel::GaussianOneHot)
-                .map_err(|_| ObjectiveError {
-                    key: "mole.label_kernel".into(),
-                    message: format!("'{s}' is not a number"),
-                })
-        }
+        Some(("gaussian", s)) => match s.parse::<f64>() {
+            Ok(sigma) if sigma > 0.0 && sigma.is_finite() => Ok(LabelKernel::GaussianOneHot(sigma)),
+            _ => Err(ObjectiveError {
+                key: "mole.label_kernel".into(),
+                message: format!("gaussian:'{s}' (the width must be a positive number)"),
+            }),
+        },
         _ => Err(ObjectiveError {
             key: "mole.label_kernel".into(),
             message: format!("'{text}' (delta or gaussian:SIGMA)"),
