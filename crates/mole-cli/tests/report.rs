@@ -278,3 +278,37 @@ fn bad_run_directories_exit_2_naming_the_file() {
         text(&out).1
     );
 }
+
+#[test]
+fn a_cross_validated_graph_run_is_reported_fold_by_fold() {
+    let dir = temp_dir("report-folds");
+    let out = dir.join("cv");
+    let o = run(mole()
+        .args(["train", "--quiet", "--dataset", "mutag", "--folds", "2"])
+        .args([
+            "--epochs",
+            "2",
+            "--head-epochs",
+            "2",
+            "--report",
+            "--no-tsne",
+        ])
+        .arg("--data-dir")
+        .arg(datasets())
+        .arg("--out")
+        .arg(&out));
+    assert!(o.status.success(), "{}", text(&o).1);
+    for k in [1, 2] {
+        check_page(
+            &out.join(format!("fold_{k}")),
+            &["curves", "information_plane"],
+        );
+    }
+    check_page(&out, &[]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<a href=\"fold_1/report.html\">")
+            && html.contains("<a href=\"fold_2/report.html\">"),
+        "the folds are linked"
+    );
+}

@@ -61,6 +61,17 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// One fold of a cross-validated run, on its parent's page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldLink {
+    /// Fold number (1-based).
+    pub fold: usize,
+    /// The fold's test accuracy, from its `summary.json`.
+    pub test_accuracy: Option<f64>,
+    /// The fold's own page, relative to the parent's (`fold_1/report.html`).
+    pub page: String,
+}
+
 /// Everything the page shows.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -78,6 +89,8 @@ pub struct Page {
     pub images: Vec<PageImage>,
     /// `config.toml`, if present.
     pub config: Option<String>,
+    /// A cross-validated run's folds, each with a link to its own page.
+    pub folds: Vec<FoldLink>,
 }
 
 fn table(out: &mut String, t: &Table) {
@@ -129,6 +142,26 @@ pub fn render(p: &Page) -> String {
         table(&mut s, &t);
         // A key/value table needs no header row.
         out.push_str(&s.replacen("<tr><th></th><th></th></tr>\n", "", 1));
+    }
+    if !p.folds.is_empty() {
+        out.push_str(
+            "<h2>Folds</h2>\n<p>Each fold trained on the other folds and was tested on its own \
+             graphs; its page has its curves, information plane and t-SNE pictures.</p>\n\
+             <table>\n<tr><th>fold</th><th>test accuracy</th><th>report</th></tr>\n",
+        );
+        for f in &p.folds {
+            let acc = f
+                .test_accuracy
+                .map_or("–".to_string(), |a| format!("{:.2} %", a * 100.0));
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td><a href=\"{p}\">{p}</a></td></tr>",
+                f.fold,
+                escape(&acc),
+                p = escape(&f.page)
+            );
+        }
+        out.push_str("</table>\n");
     }
     if !p.modules.rows.is_empty() {
         out.push_str("<h2>Modules (last epoch)</h2>\n");

@@ -5,7 +5,7 @@ use crate::ReportError;
 use crate::embeddings::Matrix;
 use crate::figures::{PlaneMeasure, curves, info_plane};
 use crate::fsutil::write_atomic;
-use crate::html::{Page, PageImage, Table, render};
+use crate::html::{FoldLink, Page, PageImage, Table, render};
 use crate::plots::save;
 use crate::plots::scatter::ScatterPlot;
 use crate::run_dir::RunData;
@@ -88,7 +88,33 @@ fn png_of(path: &Path) -> Result<Vec<u8>, ReportError> {
     std::fs::read(path).map_err(|e| ReportError::io(path, e))
 }
 
+/// The `fold_K` folders of a cross-validated run (`mole train --folds K` on graphs), in fold
+/// order; empty for any other run.
+pub fn fold_dirs(dir: &Path) -> Vec<(usize, PathBuf)> {
+    let mut folds: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let k = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("fold_")?
+                .parse()
+                .ok()?;
+            e.path().is_dir().then(|| (k, e.path()))
+        })
+        .collect();
+    folds.sort();
+    folds
+}
+
 /// Makes the report of the run directory `dir`. `progress` receives one line per step.
+///
+/// A cross-validated run (its `fold_K` folders) gets one report per fold, in the fold's folder,
+/// and a page of its own with the folds' test accuracies and links to their pages (its
+/// `metrics.csv` has no rows: the folds have them). The t-SNE results and notes of the folds
+/// are returned too, named `fold_K/…`.
 pub fn make_report(
     dir: &Path,
     opts: &ReportOptions,
@@ -99,12 +125,37 @@ pub fn make_report(
     let mut files = Vec::new();
     let mut notes = Vec::new();
     let mut images = Vec::new();
+    let mut tsne = Vec::new();
+
+    // Each fold of a cross-validated run, then the run's own page.
+    let mut folds = Vec::new();
+    for (k, fold_dir) in fold_dirs(dir) {
+        let r = make_report(&fold_dir, opts, &mut |line| {
+            progress(&format!("fold_{k}/{line}"))
+        })?;
+        files.extend(r.files);
+        notes.extend(r.notes.into_iter().map(|n| format!("fold {k}: {n}")));
+        tsne.extend(r.tsne.into_iter().map(|t| TsneResult {
+            name: format!("fold_{k}/{}", t.name),
+            ..t
+        }));
+        let test_accuracy = RunData::load_without_embeddings(&fold_dir)
+            .ok()
+            .and_then(|f| f.summary_f64("test_accuracy"));
+        folds.push(FoldLink {
+            fold: k,
+            test_accuracy,
+            page: format!("fold_{k}/report.html"),
+        });
+    }
+    let fold_tsne = tsne.len();
 
     // Learning curves and information plane (metrics.csv).
     match &run.metrics {
         None => notes.push(
             "metrics.csv not found: no learning curves and no information plane.".to_string(),
         ),
+        Some(rows) if rows.is_empty() && !folds.is_empty() => {}
         Some(rows) => {
             let (png, svg) = save(&curves(rows, &title), &dir.join("curves"))?;
             images.push(PageImage {
@@ -147,8 +198,8 @@ pub fn make_report(
     }
 
     // t-SNE pictures (embeddings.safetensors).
-    let mut tsne = Vec::new();
     match (&run.embeddings, opts.skip_tsne) {
+        (None, _) if !folds.is_empty() => {}
         (None, _) => notes.push(
             "embeddings.safetensors not found: no t-SNE pictures and no silhouette scores.".into(),
         ),
@@ -210,7 +261,7 @@ pub fn make_report(
             let mut csv = String::from(
                 "picture,points,dimensions,silhouette_tsne,silhouette_original,perplexity,tsne_seconds\n",
             );
-            for t in &tsne {
+            for t in &tsne[fold_tsne..] {
                 csv.push_str(&format!(
                     "tsne_{}.png,{},{},{},{},{},{:.3}\n",
                     t.name,
@@ -236,7 +287,8 @@ pub fn make_report(
         notes.push("config.toml not found: the config is not shown.".into());
     }
 
-    let page = page(&run, &title, &tsne, &notes, images);
+    let mut page = page(&run, &title, &tsne[fold_tsne..], &notes, images);
+    page.folds = folds;
     let html = dir.join("report.html");
     write_atomic(&html, render(&page).as_bytes())?;
     files.push(html.clone());
@@ -354,5 +406,6 @@ fn page(
         notes: notes.to_vec(),
         images,
         config: run.config.clone(),
+        folds: Vec::new(),
     }
 }

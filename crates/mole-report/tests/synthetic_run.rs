@@ -169,3 +169,84 @@ fn corrupt_embeddings_are_an_error_naming_the_file() {
     assert!(!dir.join("report.html").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_cross_validated_run_gets_a_report_per_fold_and_a_page_linking_them() {
+    // As `mole train --folds 2` writes it: the folds' runs in fold_K, a summary with their
+    // accuracies and a metrics.csv without rows at the top.
+    let dir = temp("folds");
+    let header = METRICS.lines().next().unwrap();
+    std::fs::write(dir.join("metrics.csv"), format!("{header}\n")).unwrap();
+    std::fs::write(
+        dir.join("summary.json"),
+        r#"{"method":"mole","dataset":"mutag","test_accuracy":0.85,"fold_test_accuracies":[0.8,0.9]}"#,
+    )
+    .unwrap();
+    for (k, acc) in [(1, 0.8), (2, 0.9)] {
+        let fold = dir.join(format!("fold_{k}"));
+        std::fs::create_dir_all(&fold).unwrap();
+        std::fs::write(fold.join("metrics.csv"), METRICS).unwrap();
+        std::fs::write(
+            fold.join("summary.json"),
+            format!(r#"{{"method":"mole","test_accuracy":{acc}}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            fold.join("embeddings.safetensors"),
+            to_safetensors(&embeddings()),
+        )
+        .unwrap();
+    }
+    let opts = ReportOptions {
+        tsne: TsneOptions {
+            epochs: 250,
+            ..TsneOptions::default()
+        },
+        ..ReportOptions::default()
+    };
+    let mut lines = Vec::new();
+    let r = make_report(&dir, &opts, &mut |l| lines.push(l.to_string())).unwrap();
+    for k in [1, 2] {
+        let fold = dir.join(format!("fold_{k}"));
+        for f in [
+            "report.html",
+            "curves.png",
+            "information_plane.png",
+            "tsne_module_1.png",
+        ] {
+            assert!(fold.join(f).is_file(), "fold {k}: {f}");
+        }
+    }
+    let names: Vec<&str> = r.tsne.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fold_1/input",
+            "fold_1/module_1",
+            "fold_2/input",
+            "fold_2/module_1"
+        ]
+    );
+    assert!(lines.iter().any(|l| l.starts_with("fold_2/")), "{lines:?}");
+    // The top page: the folds with their accuracies and links, no empty pictures of its own.
+    assert!(!dir.join("curves.png").exists() && !dir.join("silhouette.csv").exists());
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.contains("no learning curves")
+                || n.contains("embeddings.safetensors not found")),
+        "{:?}",
+        r.notes
+    );
+    let html = std::fs::read_to_string(&r.html).unwrap();
+    for needle in [
+        "<h2>Folds</h2>",
+        "<a href=\"fold_1/report.html\">",
+        "<a href=\"fold_2/report.html\">",
+        "80.00 %",
+        "90.00 %",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert_eq!(html.matches("data:image/png;base64,").count(), 0);
+}
