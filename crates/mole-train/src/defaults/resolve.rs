@@ -177,8 +177,10 @@ pub fn resolve(
     }
     if method == Method::Mole {
         let used = r.cfg.local.lambda_ce;
-        let alpha = default_mole_alpha(used);
-        let why = if used > 0.0 {
+        let alpha = default_mole_alpha(used, kind);
+        let why = if kind == DataKind::NodeLevel {
+            "node-level data: the authors' order 1.01 (its input term needs it)".to_string()
+        } else if used > 0.0 {
             format!(
                 "local.lambda_ce {used}: with the prediction term, alpha 2 (no eigendecomposition) is as accurate"
             )

@@ -265,18 +265,17 @@ fn graph_level_and_image_defaults() {
 }
 
 #[test]
-fn the_local_prediction_term_is_half_except_on_node_level_tasks() {
-    for kind in [DataKind::Vector, DataKind::Image, DataKind::GraphLevel] {
+fn the_local_prediction_term_is_half_on_every_kind_of_data() {
+    for kind in [
+        DataKind::Vector,
+        DataKind::Image,
+        DataKind::NodeLevel,
+        DataKind::GraphLevel,
+    ] {
         assert_eq!(default_lambda_ce(Method::Mole, kind), 0.5);
         assert_eq!(default_lambda_ce(Method::Hsic, kind), 0.5);
         assert_eq!(default_lambda_ce(Method::Simpred, kind), 0.01);
     }
-    assert_eq!(default_lambda_ce(Method::Mole, DataKind::NodeLevel), 0.0);
-    assert_eq!(default_lambda_ce(Method::Hsic, DataKind::NodeLevel), 0.0);
-    assert_eq!(
-        default_lambda_ce(Method::Simpred, DataKind::NodeLevel),
-        0.01
-    );
     assert_eq!(default_lambda_ce(Method::Bp, DataKind::Vector), 0.0);
     // Resolved with its reason; a given value wins.
     let mut cfg = TrainConfig::default();
@@ -295,10 +294,14 @@ fn the_local_prediction_term_is_half_except_on_node_level_tasks() {
 }
 
 #[test]
-fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without() {
-    assert_eq!(default_mole_alpha(0.5), 2.0);
-    assert_eq!(default_mole_alpha(0.01), 2.0);
-    assert_eq!(default_mole_alpha(0.0), 1.01);
+fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without_or_on_nodes() {
+    for kind in [DataKind::Vector, DataKind::Image, DataKind::GraphLevel] {
+        assert_eq!(default_mole_alpha(0.5, kind), 2.0);
+        assert_eq!(default_mole_alpha(0.01, kind), 2.0);
+        assert_eq!(default_mole_alpha(0.0, kind), 1.01);
+    }
+    assert_eq!(default_mole_alpha(0.5, DataKind::NodeLevel), 1.01);
+    assert_eq!(default_mole_alpha(0.0, DataKind::NodeLevel), 1.01);
     let resolved = |kind, given: Given, lambda_ce: f64, alpha: f64| {
         let mut cfg = TrainConfig::default();
         cfg.local.lambda_ce = lambda_ce;
@@ -306,24 +309,21 @@ fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without() 
         let prov = resolve(&mut cfg, &given, &profile(kind, 5000, 10)).unwrap();
         (cfg.mole.alpha, prov["mole.alpha"].clone())
     };
-    // Rows: the rule's lambda_ce 0.5, then alpha 2; node level: no term, alpha 1.01.
-    let (alpha, origin) = resolved(DataKind::Vector, Given::new(), 0.0, 1.01);
-    assert_eq!(alpha, 2.0);
+    // The rule's lambda_ce 0.5, then alpha 2, except on node-level data.
+    for kind in [DataKind::Vector, DataKind::Image, DataKind::GraphLevel] {
+        let (alpha, origin) = resolved(kind, Given::new(), 0.0, 1.01);
+        assert_eq!(alpha, 2.0, "{kind:?}");
+        assert!(matches!(origin, Origin::Rule(_)));
+    }
+    let (alpha, origin) = resolved(DataKind::NodeLevel, Given::new(), 0.0, 2.0);
+    assert_eq!(alpha, 1.01);
     assert!(matches!(origin, Origin::Rule(_)));
-    assert_eq!(
-        resolved(DataKind::NodeLevel, Given::new(), 0.0, 1.01).0,
-        1.01
-    );
-    // The rule reads the lambda_ce actually used: a given 0 keeps 1.01 on rows ...
+    // The rule reads the lambda_ce actually used: a given 0 keeps 1.01, any given share
+    // turns alpha 2 on (not on node-level data); a given alpha always wins.
     let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
-    assert_eq!(resolved(DataKind::Vector, given, 0.0, 1.01).0, 1.01);
-    // ... and a given term turns it on for node-level tasks; a given alpha always wins.
-    let given: Given = [("local.lambda_ce".to_string(), Origin::Flag)].into();
-    assert_eq!(resolved(DataKind::NodeLevel, given, 0.3, 1.01).0, 2.0);
-    assert_eq!(
-        resolved(DataKind::GraphLevel, Given::new(), 0.0, 1.01).0,
-        2.0
-    );
+    assert_eq!(resolved(DataKind::Vector, given.clone(), 0.0, 1.01).0, 1.01);
+    assert_eq!(resolved(DataKind::Image, given.clone(), 0.3, 1.01).0, 2.0);
+    assert_eq!(resolved(DataKind::NodeLevel, given, 0.3, 1.01).0, 1.01);
     let given: Given = [("mole.alpha".to_string(), Origin::Flag)].into();
     let (alpha, origin) = resolved(DataKind::Vector, given, 0.0, 0.5);
     assert_eq!((alpha, origin), (0.5, Origin::Flag));
