@@ -639,12 +639,6 @@ fn prepare(
     if resume {
         match &data {
             Data::Graph(g, _) => {
-                if cfg.schedule() == ScheduleKind::Async {
-                    anyhow::bail!(
-                        "resume with schedule async: graph runs resume on the sequential and \
-                         simultaneous schedules only"
-                    );
-                }
                 cfg.resume_snapshot = true;
                 cfg.validate()?;
                 if matches!(g, GraphData::Nodes(_)) {

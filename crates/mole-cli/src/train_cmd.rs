@@ -613,12 +613,6 @@ fn run_resolved(
     }
     install_interrupt_handler(cfg.schedule() == ScheduleKind::Async);
     if let (Some(dir), Data::Graph(g)) = (&args.resume, &data) {
-        if cfg.schedule() == ScheduleKind::Async {
-            anyhow::bail!(
-                "--resume with --schedule async: graph runs resume on the sequential and \
-                 simultaneous schedules only"
-            );
-        }
         cfg.resume_snapshot = true;
         cfg.validate()?;
         if matches!(g, mole_data::GraphData::Nodes(_)) {

@@ -256,6 +256,23 @@ fn a_node_level_graph_run_killed_mid_run_resumes_bit_exactly() {
     kill_and_resume("cora", plan, |r| r.len() > after);
 }
 
+/// The async schedule on graph data (one thread per module and the head, block buffers: the
+/// simultaneous schedule's numbers) snapshots at its evaluated epochs, with every worker's
+/// weights and optimiser state, and resumes at the next epoch.
+#[test]
+fn an_async_graph_run_killed_mid_run_resumes_bit_exactly() {
+    let after = 2 + random_below(10) as usize;
+    let plan = Plan {
+        dataset: "cora",
+        method: "mole",
+        schedule: "async",
+        epochs: ["60", "5"],
+        extra: &["--eval-every", "1"],
+        threads: "1",
+    };
+    kill_and_resume("cora-async", plan, |r| r.len() > after);
+}
+
 /// Graph level (MUTAG, 3 folds), sequential MOLE killed in the second fold: the first fold is
 /// kept, the second continues from its snapshot, the third starts afresh.
 #[test]

@@ -6,7 +6,9 @@
 //! last), so between evaluations module k can work on the next epoch while module k + 1 is
 //! still on the previous one. A step carries its graph and targets with it (`Arc<GraphStep>`),
 //! so every worker scores the same items as in the simultaneous schedule, and the updates are
-//! the same.
+//! the same. The end-of-epoch reports carry each learner's optimiser state too, so the feeding
+//! thread can snapshot the whole run at an evaluated epoch and `--resume` can start the workers
+//! again at the next one.
 
 use super::source::GraphStep;
 use crate::module::{LocalModule, Stage};
@@ -28,11 +30,12 @@ pub(super) enum Item {
 
 /// What a worker tells the feeding thread.
 pub(super) enum Report {
-    /// End of an epoch: the weights and the epoch's summed losses.
+    /// End of an epoch: the weights, the optimiser state and the epoch's summed losses.
     Snapshot {
         index: usize,
         epoch: usize,
         stage: Box<Stage>,
+        optimizer: Vec<u8>,
         steps: u64,
         loss_sum: f64,
         loss_n: usize,
@@ -49,11 +52,13 @@ pub(super) struct Pipeline {
     pub reports: Receiver<Report>,
 }
 
-/// Starts one thread per learner in `scope`; returns the pipeline and the join handles (each
-/// gives its learner back).
+/// Starts one thread per learner in `scope`, each beginning at epoch `first` (1, or the epoch
+/// after a resumed snapshot); returns the pipeline and the join handles (each gives its learner
+/// back).
 pub(super) fn start<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     learners: Vec<LocalModule>,
+    first: usize,
     buffer: usize,
     threads_per_module: usize,
 ) -> (
@@ -85,7 +90,7 @@ pub(super) fn start<'scope>(
                 .ok()?;
             pool.install(move || {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    work(index, &mut module, &inbox, next.as_ref(), &reports)
+                    work(index, &mut module, first, &inbox, next.as_ref(), &reports)
                 }));
                 let error = match result {
                     Ok(Ok(())) => return Some(module),
@@ -115,6 +120,7 @@ pub(super) fn start<'scope>(
 fn work(
     index: usize,
     module: &mut LocalModule,
+    first: usize,
     inbox: &Receiver<Item>,
     next: Option<&SyncSender<Item>>,
     reports: &std::sync::mpsc::Sender<Report>,
@@ -122,7 +128,7 @@ fn work(
     let (mut loss_sum, mut loss_n) = (0.0, 0usize);
     // Epoch e + 1 starts after the end-of-epoch marker of epoch e.
     let planned = module.planned_epochs;
-    module.begin_epoch(1, planned);
+    module.begin_epoch(first, planned);
     // The channel closes after the last epoch: the end of the stream.
     while let Ok(item) = inbox.recv() {
         match item {
@@ -142,11 +148,13 @@ fn work(
                 }
             }
             Item::EndEpoch(epoch) => {
+                let optimizer = module.optimizer_state().map_err(|e| e.to_string())?;
                 reports
                     .send(Report::Snapshot {
                         index,
                         epoch,
                         stage: Box::new(module.stage.clone()),
+                        optimizer,
                         steps: module.steps,
                         loss_sum,
                         loss_n,

@@ -68,7 +68,8 @@ struct State<'a> {
     epochs_done: usize,
     /// Epochs finished before a resume: skipped.
     resume_at: usize,
-    /// Write `weights/snapshot.safetensors` after every epoch (not on the async schedule).
+    /// Write `weights/snapshot.safetensors` after an epoch (paced; on the async schedule only
+    /// after the evaluated epochs, when the workers' states are in the network).
     snapshots: bool,
     pipeline_stages: Option<Vec<usize>>,
     /// The frozen modules' outputs for the learner above them (sequential schedule, head epochs).
@@ -429,10 +430,18 @@ impl State<'_> {
     }
 
     /// Every module and the head in its own thread ([`super::pipeline`]), then the head's
-    /// extra epochs on the frozen modules.
+    /// extra epochs on the frozen modules. At each evaluated epoch the workers' reports (weights,
+    /// optimiser states, steps) are put into the network, which is then evaluated and
+    /// snapshotted like the other schedules' after an epoch; a resumed run starts the workers at
+    /// the epoch after its snapshot (or goes straight to the head's epochs).
     fn asynchronous(&mut self) -> anyhow::Result<usize> {
         use super::pipeline::{Item, Report, start};
         let cfg = self.cfg;
+        let first = self.resume_at.min(cfg.epochs) + 1;
+        if first > cfg.epochs {
+            self.epochs_done = cfg.epochs;
+            return Ok(cfg.epochs + self.head_epochs()?);
+        }
         let modules = self.net.modules.len();
         let workers = modules + usize::from(self.net.head.is_some());
         let names: Vec<String> = self
@@ -466,13 +475,14 @@ impl State<'_> {
             let (mut pipe, handles) = start(
                 scope,
                 learners,
+                first,
                 cfg.async_.buffer_size,
                 cfg.async_.threads_per_module,
             );
             let mut received = vec![0usize; cfg.epochs + 1];
-            let mut latest: Vec<Option<(Stage, u64)>> = vec![None; workers];
+            let mut latest: Vec<Option<(Stage, Vec<u8>, u64)>> = vec![None; workers];
             let mut failure: Option<String> = None;
-            'epochs: for epoch in 1..=cfg.epochs {
+            'epochs: for epoch in first..=cfg.epochs {
                 let input = pipe.input.as_ref().expect("open until the end");
                 let steps = {
                     let _phase = profile::scope(Phase::Data);
@@ -493,18 +503,19 @@ impl State<'_> {
                     continue;
                 }
                 // Wait for every worker's report of every epoch so far, then evaluate.
-                while received[1..=epoch].iter().any(|&n| n < workers) {
+                while received[first..=epoch].iter().any(|&n| n < workers) {
                     match pipe.reports.recv() {
                         Ok(Report::Snapshot {
                             index,
                             epoch: e,
                             stage,
+                            optimizer,
                             steps,
                             loss_sum,
                             loss_n,
                         }) => {
                             received[e] += 1;
-                            latest[index] = Some((*stage, steps));
+                            latest[index] = Some((*stage, optimizer, steps));
                             let l = self.losses.entry(index).or_insert((0.0, 0));
                             l.0 += loss_sum;
                             l.1 += loss_n;
@@ -517,16 +528,20 @@ impl State<'_> {
                     }
                 }
                 for (k, part) in latest.iter_mut().enumerate() {
-                    let (stage, steps) = part.take().expect("a report from every worker");
+                    let (stage, optimizer, steps) =
+                        part.take().expect("a report from every worker");
                     let m = if k < modules {
                         &mut self.net.modules[k]
                     } else {
                         self.net.head.as_mut().expect("head worker")
                     };
                     m.stage = stage;
+                    m.load_optimizer_state(optimizer)?;
                     m.steps = steps;
                 }
                 self.head_trained = true;
+                // The epochs between evaluations were not ended one by one: count them all.
+                self.epochs_done = epoch - 1;
                 self.end_epoch(Trained::All, epoch, cfg.epochs)?;
             }
             // Closing the input ends the stream; every worker ends when its inbox closes.
@@ -795,7 +810,7 @@ pub fn train_on_graph(
         round: 0,
         epochs_done: 0,
         resume_at: 0,
-        snapshots: cfg.schedule() != ScheduleKind::Async,
+        snapshots: true,
         pipeline_stages: None,
         frozen: None,
         snapshot_pacer: Default::default(),
