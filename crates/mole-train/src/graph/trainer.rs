@@ -68,9 +68,6 @@ struct State<'a> {
     epochs_done: usize,
     /// Epochs finished before a resume: skipped.
     resume_at: usize,
-    /// Write `weights/snapshot.safetensors` after an epoch (paced; on the async schedule only
-    /// after the evaluated epochs, when the workers' states are in the network).
-    snapshots: bool,
     pipeline_stages: Option<Vec<usize>>,
     /// The frozen modules' outputs for the learner above them (sequential schedule, head epochs).
     frozen: Option<FrozenNodes>,
@@ -162,7 +159,9 @@ impl State<'_> {
                 self.evaluate_epoch(trained, epoch, epochs)?;
             }
             self.epochs_done += 1;
-            if self.snapshots && self.snapshot_pacer.due() {
+            // `weights/snapshot.safetensors`, paced; on the async schedule only after the
+            // evaluated epochs, the only ones whose end reaches here with the workers' states.
+            if self.snapshot_pacer.due() {
                 let _phase = profile::scope(Phase::Bookkeeping);
                 let t0 = Instant::now();
                 let snap = crate::snapshot::capture(
@@ -810,7 +809,6 @@ pub fn train_on_graph(
         round: 0,
         epochs_done: 0,
         resume_at: 0,
-        snapshots: true,
         pipeline_stages: None,
         frozen: None,
         snapshot_pacer: Default::default(),
