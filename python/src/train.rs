@@ -671,6 +671,17 @@ fn prepare(
                             cfg.epochs
                         );
                     }
+                } else if !cfg.hsic.sigmas.is_empty() && !mole_train::snapshot::exists(&dir) {
+                    // A σ-combined run killed in its branches: no snapshot of its own yet.
+                    cfg.resume_snapshot = true;
+                    cfg.validate()?;
+                    open = Open::Reopen(0);
+                    if !quiet {
+                        eprintln!(
+                            "resuming {}: each sigma branch continues from its snapshot",
+                            dir.display()
+                        );
+                    }
                 } else {
                     cfg.resume_snapshot = true;
                     cfg.validate()?;

@@ -447,7 +447,13 @@ fn run_one(
     let mut run = if cfg.resume_epoch > 0 {
         RunDir::resume(&dir, cfg.resume_epoch)?
     } else if cfg.resume_snapshot {
-        let rows = mole_train::snapshot::read(&dir)?.progress.metrics_rows;
+        // A σ-combined run killed in its branches has no snapshot of its own yet (its rows are
+        // the head's, after the branches).
+        let rows = if cfg.hsic.sigmas.is_empty() || mole_train::snapshot::exists(&dir) {
+            mole_train::snapshot::read(&dir)?.progress.metrics_rows
+        } else {
+            0
+        };
         RunDir::reopen(&dir, rows)?
     } else {
         RunDir::create(&dir)?
@@ -646,13 +652,23 @@ fn run_resolved(
         } else {
             cfg.resume_snapshot = true;
             cfg.validate()?;
-            let p = mole_train::snapshot::read(dir)?.progress;
-            if !args.quiet {
-                eprintln!(
-                    "resuming {} after {} finished epochs (modules and head together)",
-                    dir.display(),
-                    p.epochs_done
-                );
+            if !cfg.hsic.sigmas.is_empty() {
+                if !args.quiet {
+                    eprintln!(
+                        "resuming {}: each sigma branch continues from its snapshot, then the \
+                         format layer",
+                        dir.display()
+                    );
+                }
+            } else {
+                let p = mole_train::snapshot::read(dir)?.progress;
+                if !args.quiet {
+                    eprintln!(
+                        "resuming {} after {} finished epochs (modules and head together)",
+                        dir.display(),
+                        p.epochs_done
+                    );
+                }
             }
         }
     }

@@ -337,6 +337,98 @@ fn a_graph_level_run_killed_in_a_later_fold_resumes_bit_exactly() {
     assert_eq!(a["test_accuracy"], b["test_accuracy"]);
 }
 
+/// The σ-combined HSIC network (one branch per σ, then the format layer on their average),
+/// killed in its second branch: the first branch continues from its snapshot to the same
+/// weights, the second from its own, then the format layer; every `metrics.csv` and the
+/// accuracy bit-identical.
+#[test]
+fn a_sigma_combined_run_killed_in_a_later_branch_resumes_bit_exactly() {
+    let dir = temp_dir("resume-sigmas");
+    let plan = Plan {
+        dataset: "digits",
+        method: "hsic",
+        schedule: "simultaneous",
+        epochs: ["12", "6"],
+        extra: &["--sigmas", "2,5", "--eval-every", "1"],
+        threads: "1",
+    };
+    let whole = dir.join("whole");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let o = run(cmd.arg("--out").arg(&whole));
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    let killed = dir.join("killed");
+    let mut cmd = mole();
+    base(&mut cmd, plan);
+    let mut child = cmd
+        .arg("--out")
+        .arg(&killed)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let after = 1 + random_below(12) as usize;
+    let second = killed.join("sigma_5");
+    let start = Instant::now();
+    while rows(&second).len() <= after || !second.join("weights/snapshot.safetensors").is_file() {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").exists());
+    let first_branch = std::fs::read_to_string(killed.join("sigma_2/metrics.csv")).unwrap();
+
+    let o = run(mole()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["train", "--resume"])
+        .arg(&killed));
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "after {after} rows: {stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    // The finished branch continued from its last snapshot (near its end: snapshots cost a few
+    // milliseconds, an epoch a tenth of a second) instead of training again: its rows up to
+    // there keep their times too.
+    let again = std::fs::read_to_string(killed.join("sigma_2/metrics.csv")).unwrap();
+    let kept = first_branch
+        .lines()
+        .zip(again.lines())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        kept > first_branch.lines().count() / 2,
+        "the first branch was trained again: {kept} of {} lines kept",
+        first_branch.lines().count()
+    );
+    for f in ["", "sigma_2", "sigma_5"] {
+        assert_eq!(
+            metrics_without_time(&killed.join(f)),
+            metrics_without_time(&whole.join(f)),
+            "{f}, killed after {after} rows of the second branch"
+        );
+    }
+    let (a, b) = (summary(&killed), summary(&whole));
+    assert_eq!(
+        a["test_accuracy"].as_f64().unwrap().to_bits(),
+        b["test_accuracy"].as_f64().unwrap().to_bits()
+    );
+    let branches = |s: &serde_json::Value| -> Vec<(f64, f64)> {
+        let list = s["sigma_branches"].as_array().expect("sigma_branches");
+        list.iter()
+            .map(|b| {
+                (
+                    b["sigma"].as_f64().unwrap(),
+                    b["test_accuracy"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(branches(&a), branches(&b));
+    assert_eq!(branches(&a).len(), 2);
+}
+
 /// A tmpfs of `size` mounted at `path` for one test, unmounted when dropped; `None` where this
 /// process may not mount (then the test says so and checks nothing else).
 struct SmallDisk(std::path::PathBuf);

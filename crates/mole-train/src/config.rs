@@ -689,9 +689,13 @@ impl TrainConfig {
         if self.async_.max_reuse == 0 {
             return bad("async.max_reuse = 0 (needs at least 1)".into());
         }
-        if self.resume_snapshot && !self.hsic.sigmas.is_empty() {
+        if (self.resume_snapshot || self.resume_epoch > 0)
+            && !self.hsic.sigmas.is_empty()
+            && self.schedule() == ScheduleKind::Async
+        {
             return bad(
-                "resume: a sigma-combined HSIC run (hsic.sigmas) cannot be resumed; train it again"
+                "resume: a sigma-combined HSIC run (hsic.sigmas) on the async schedule cannot be \
+                 resumed (its branches keep per-epoch checkpoints, not snapshots); train it again"
                     .into(),
             );
         }

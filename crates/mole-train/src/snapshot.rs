@@ -226,6 +226,11 @@ pub fn write(run: &RunDir, snap: &Snapshot) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", run.path.join(FILE).display()))
 }
 
+/// Whether the run directory `dir` holds a snapshot (`weights/snapshot.safetensors`).
+pub fn exists(dir: &Path) -> bool {
+    dir.join(FILE).is_file()
+}
+
 /// Reads the snapshot of the run directory `dir`.
 ///
 /// # Errors

@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use mole_data::Split;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Final numbers of one module.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -209,7 +210,22 @@ pub fn train_with(
     Ok(summary)
 }
 
-/// The σ-combined HSIC network: branches trained one after the other, then the head alone.
+/// A σ-combined branch's run directory: reopened to continue from its snapshot when `resume`
+/// and it has one (`metrics.csv` cut back to the snapshot's rows), else created afresh (a
+/// branch the killed run had not reached, or had not finished an epoch of); and whether it
+/// continues.
+fn open_branch(dir: &Path, resume: bool) -> anyhow::Result<(RunDir, bool)> {
+    if resume && crate::snapshot::exists(dir) {
+        let rows = crate::snapshot::read(dir)?.progress.metrics_rows;
+        Ok((RunDir::reopen(dir, rows)?, true))
+    } else {
+        Ok((RunDir::create(dir)?, false))
+    }
+}
+
+/// The σ-combined HSIC network: branches trained one after the other, then the head alone. A
+/// resumed run continues each branch from its own snapshot (a finished branch redoes the
+/// epochs after its last snapshot, to the same weights) and the head from the run's.
 fn train_sigma_combined(
     cfg: &TrainConfig,
     data: &Split,
@@ -232,7 +248,8 @@ fn train_sigma_combined(
         }
         let dir = run.path.join(format!("sigma_{sigma}"));
         c.out = Some(dir.clone());
-        let mut sub = RunDir::create(&dir)?;
+        let (mut sub, resumed) = open_branch(&dir, cfg.resume_snapshot)?;
+        c.resume_snapshot = resumed;
         sub.write(
             "config.toml",
             c.to_toml().context("serialising the config")?.as_bytes(),
@@ -273,6 +290,7 @@ fn train_sigma_combined(
     let head_only = TrainConfig {
         epochs: 0,
         schedule: Some(ScheduleKind::Sequential),
+        resume_snapshot: cfg.resume_snapshot && crate::snapshot::exists(&run.path),
         ..cfg.clone()
     };
     if !quiet {
