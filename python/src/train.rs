@@ -606,6 +606,7 @@ fn prepare(
         },
         Data::Graph(g, _) => mole_train::data::graph_profile(g, cfg.folds),
     };
+    mole_train::defaults::check_kind_keys(&cfg, given, profile.kind)?;
     let provenance = mole_train::defaults::resolve(&mut cfg, given, &profile)?;
     cfg.provenance = Some(provenance);
     if cfg.out.is_none() {

@@ -561,6 +561,7 @@ fn resolve_defaults(mut cfg: TrainConfig, given: &Given) -> anyhow::Result<(Trai
         Loaded::Rows(d) => mole_train::data::row_profile(d),
         Loaded::Graph(d) => mole_train::data::graph_profile(d, cfg.folds),
     };
+    mole_train::defaults::check_kind_keys(&cfg, given, profile.kind)?;
     let provenance = mole_train::defaults::resolve(&mut cfg, given, &profile)?;
     cfg.provenance = Some(provenance);
     cfg.validate()?;

@@ -217,6 +217,22 @@ fn a_validation_fraction_on_a_node_level_task_is_refused() {
 }
 
 #[test]
+fn folds_on_data_without_graphs_to_cross_validate_are_refused() {
+    for dataset in ["digits", "cora"] {
+        let o = run(mole()
+            .args(["train", "--dataset", dataset, "--folds", "3"])
+            .arg("--data-dir")
+            .arg(datasets()));
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{dataset}: {stderr}");
+        assert!(
+            stderr.contains("folds = 3") && stderr.lines().count() == 1,
+            "{dataset}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn every_preset_parses_and_starts() {
     let o = run(mole().args(["train", "--list-presets"]));
     let (list, _) = text(&o);
@@ -244,10 +260,9 @@ fn every_preset_parses_and_starts() {
         .arg(datasets())
         .arg("--out")
         .arg(&out);
-        let graph = name.starts_with("cora") || name.starts_with("mutag");
-        if graph {
+        if name.starts_with("mutag") {
             cmd.args(["--folds", "2"]);
-        } else {
+        } else if !name.starts_with("cora") {
             cmd.args(["--train-samples", "200", "--test-samples", "100"]);
         }
         let o = run(&mut cmd);

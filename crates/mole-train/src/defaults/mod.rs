@@ -14,6 +14,33 @@ pub use rules::*;
 
 use std::collections::BTreeMap;
 
+use crate::config::{ConfigError, TrainConfig};
+
+/// Refuses keys that apply to one kind of data only when given for another: `folds` (the
+/// cross-validation of graph-level tasks) on rows, images or a single graph, where it would be
+/// ignored. A value equal to the default is let through: a resumed run's `config.toml` records
+/// every key.
+///
+/// # Errors
+/// `ConfigError::Invalid` naming the key and the kind of data.
+pub fn check_kind_keys(
+    cfg: &TrainConfig,
+    given: &Given,
+    kind: DataKind,
+) -> Result<(), ConfigError> {
+    if kind != DataKind::GraphLevel
+        && given.contains_key("folds")
+        && cfg.folds != TrainConfig::default().folds
+    {
+        return Err(ConfigError::Invalid(format!(
+            "folds = {}: cross-validation folds apply to graph-level data (many graphs), not {}",
+            cfg.folds,
+            kind.label()
+        )));
+    }
+    Ok(())
+}
+
 /// What kind of task the data poses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataKind {

@@ -343,3 +343,23 @@ fn mole_takes_alpha_two_with_the_prediction_term_and_one_point_oh_one_without_or
         (1.01, Origin::Default)
     );
 }
+
+#[test]
+fn folds_given_for_data_other_than_graph_level_are_refused() {
+    let folds = |n: usize| TrainConfig {
+        folds: n,
+        ..TrainConfig::default()
+    };
+    let given: Given = [("folds".to_string(), Origin::Flag)].into();
+    for kind in [DataKind::Vector, DataKind::Image, DataKind::NodeLevel] {
+        let e = check_kind_keys(&folds(3), &given, kind)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("folds = 3") && e.contains(kind.label()), "{e}");
+        // The default, as a resumed run's config.toml records it, passes; so does a value
+        // nobody gave.
+        assert!(check_kind_keys(&folds(10), &given, kind).is_ok());
+        assert!(check_kind_keys(&folds(3), &Given::new(), kind).is_ok());
+    }
+    assert!(check_kind_keys(&folds(3), &given, DataKind::GraphLevel).is_ok());
+}
