@@ -30,7 +30,14 @@ fn config(schedule: ScheduleKind, epochs: usize) -> TrainConfig {
     }
 }
 
+/// One run at a time: a run seeds the device's generator (one per process) and then draws the
+/// initial weights from it, so two tests of this binary training at once could interleave their
+/// draws (it happened about once in ten runs of the suite: the joint-target comparison failed
+/// from its first row).
+static ONE_RUN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn train_in(cfg: &TrainConfig, dir: &Path, hook: Option<StepHook>) -> anyhow::Result<Summary> {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     let data = load_data(cfg)?;
     let mut run = RunDir::create(dir)?;
     let schedule = hook.map(|h| {
