@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 
 use crate::config::{ConfigError, TrainConfig};
 
-/// Refuses keys that apply to one kind of data only when given for another: `folds` (the
-/// cross-validation of graph-level tasks) on rows, images or a single graph, where it would be
-/// ignored. A value equal to the default is let through: a resumed run's `config.toml` records
-/// every key.
+/// Refuses keys that apply to one kind of data only when given for another, where they would
+/// be ignored: `folds` (the cross-validation of graph-level tasks) and `readout` (one row per
+/// graph) off graph-level data, `augment.*` off image data, `mole.joint_target =
+/// "label+aggregate"` (the neighbourhood aggregate) off graphs. A value equal to the default is
+/// let through: a resumed run's `config.toml` records every key.
 ///
 /// # Errors
 /// `ConfigError::Invalid` naming the key and the kind of data.
@@ -28,17 +29,45 @@ pub fn check_kind_keys(
     given: &Given,
     kind: DataKind,
 ) -> Result<(), ConfigError> {
-    if kind != DataKind::GraphLevel
+    let default = TrainConfig::default();
+    let graph = matches!(kind, DataKind::NodeLevel | DataKind::GraphLevel);
+    let augment_given = ["augment.crop", "augment.flip", "augment.cutout"]
+        .iter()
+        .any(|k| given.contains_key(*k));
+    let misplaced = if kind != DataKind::GraphLevel
         && given.contains_key("folds")
-        && cfg.folds != TrainConfig::default().folds
+        && cfg.folds != default.folds
     {
-        return Err(ConfigError::Invalid(format!(
-            "folds = {}: cross-validation folds apply to graph-level data (many graphs), not {}",
-            cfg.folds,
-            kind.label()
-        )));
+        Some(format!(
+            "folds = {}: cross-validation folds apply to graph-level data (many graphs)",
+            cfg.folds
+        ))
+    } else if kind != DataKind::GraphLevel
+        && given.contains_key("readout")
+        && cfg.readout != default.readout
+    {
+        Some(format!(
+            "readout = \"{}\": pooling node outputs into one row per graph applies to \
+             graph-level data",
+            cfg.readout
+        ))
+    } else if kind != DataKind::Image && augment_given && cfg.augment.enabled() {
+        Some("augment: crops, flips and cutout apply to image data".to_string())
+    } else if !graph
+        && given.contains_key("mole.joint_target")
+        && cfg.mole.joint_target == "label+aggregate"
+    {
+        Some(
+            "mole.joint_target = \"label+aggregate\": the neighbourhood aggregate needs graph data"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    match misplaced {
+        Some(why) => Err(ConfigError::Invalid(format!("{why}, not {}", kind.label()))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What kind of task the data poses.

@@ -363,3 +363,43 @@ fn folds_given_for_data_other_than_graph_level_are_refused() {
     }
     assert!(check_kind_keys(&folds(3), &given, DataKind::GraphLevel).is_ok());
 }
+
+#[test]
+fn readout_augmentation_and_the_aggregate_target_off_their_data_are_refused() {
+    let flag = |k: &str| -> Given { [(k.to_string(), Origin::Flag)].into() };
+    let max = TrainConfig {
+        readout: "max".into(),
+        ..TrainConfig::default()
+    };
+    for kind in [DataKind::Vector, DataKind::Image, DataKind::NodeLevel] {
+        let e = check_kind_keys(&max, &flag("readout"), kind).unwrap_err();
+        assert!(e.to_string().contains("readout = \"max\""), "{e}");
+    }
+    assert!(check_kind_keys(&max, &flag("readout"), DataKind::GraphLevel).is_ok());
+    let mut crop = TrainConfig::default();
+    crop.augment = crate::config::AugmentSettings {
+        crop: 2,
+        ..Default::default()
+    };
+    for kind in [DataKind::Vector, DataKind::NodeLevel, DataKind::GraphLevel] {
+        let e = check_kind_keys(&crop, &flag("augment.crop"), kind).unwrap_err();
+        assert!(e.to_string().contains("augment: crops"), "{e}");
+    }
+    assert!(check_kind_keys(&crop, &flag("augment.crop"), DataKind::Image).is_ok());
+    // Off (as a resumed run records it) passes anywhere.
+    assert!(
+        check_kind_keys(
+            &TrainConfig::default(),
+            &flag("augment.flip"),
+            DataKind::Vector
+        )
+        .is_ok()
+    );
+    let mut aggregate = TrainConfig::default();
+    aggregate.mole.joint_target = "label+aggregate".into();
+    let given = flag("mole.joint_target");
+    assert!(check_kind_keys(&aggregate, &given, DataKind::Vector).is_err());
+    assert!(check_kind_keys(&aggregate, &given, DataKind::Image).is_err());
+    assert!(check_kind_keys(&aggregate, &given, DataKind::NodeLevel).is_ok());
+    assert!(check_kind_keys(&aggregate, &given, DataKind::GraphLevel).is_ok());
+}
