@@ -755,6 +755,9 @@ fn run(p: Prepared) -> anyhow::Result<Summary> {
     }
 }
 
+/// Held by the training thread of the run in progress (see [`Plan::start`]).
+static ONE_RUN: Mutex<()> = Mutex::new(());
+
 /// A resolved run that has not started yet.
 #[pyclass(module = "mole._mole", frozen)]
 pub struct Plan {
@@ -783,11 +786,17 @@ impl Plan {
             .map_err(|_| PyRuntimeError::new_err("plan: poisoned lock"))?
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("plan: this run was started already"))?;
-        mole_train::stop::clear_stop();
         let handle = std::thread::Builder::new()
             .name("mole-train".into())
             .stack_size(64 << 20)
-            .spawn(move || run(prepared))
+            .spawn(move || {
+                // One run at a time in a process: the device's generator is one per process
+                // and every run seeds it (at the start and at every epoch), so two runs at once
+                // would draw each other's numbers.
+                let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+                mole_train::stop::clear_stop();
+                run(prepared)
+            })
             .map_err(|e| {
                 PyRuntimeError::new_err(format!("cannot start the training thread: {e}"))
             })?;

@@ -214,3 +214,30 @@ def test_default_run_directory_is_runs_timestamp(tmp_path, monkeypatch, digits):
     r = mole.train(x, y, model="mlp:8", epochs=1, head_epochs=1, quiet=True)
     assert r.run_dir.parent == Path("runs") and len(r.run_dir.name) == len("20261205-231400")
     assert (tmp_path / r.run_dir / "summary.json").is_file()
+
+
+def test_runs_started_on_two_threads_give_the_numbers_of_a_run_alone(tmp_path, digits):
+    """The device's generator is one per process and every run seeds it: two runs started at
+    once from two Python threads take turns and give exactly what each gives alone."""
+    import threading
+
+    x, y = digits
+    keys = dict(method="mole", epochs=4, head_epochs=2, quiet=True, dropout=0.2)
+    alone = mole.train(x, y, out=tmp_path / "alone", **keys)
+    runs, errors = {}, []
+
+    def train(name):
+        try:
+            runs[name] = mole.train(x, y, out=tmp_path / name, **keys)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=train, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for name in ("a", "b"):
+        assert metrics_without_time(runs[name].run_dir) == metrics_without_time(alone.run_dir)
+        assert runs[name].summary["test_accuracy"] == alone.summary["test_accuracy"]
