@@ -755,7 +755,8 @@ fn run(p: Prepared) -> anyhow::Result<Summary> {
     }
 }
 
-/// Held by the training thread of the run in progress (see [`Plan::start`]).
+/// Held by the training thread of the run in progress (see [`Plan::start`]) and while a run is
+/// checked: both draw from the device's generator, one per process.
 static ONE_RUN: Mutex<()> = Mutex::new(());
 
 /// A resolved run that has not started yet.
@@ -988,6 +989,9 @@ fn plan_guarded(py: Python<'_>, data: &Bound<'_, PyTuple>, s: Settings) -> PyRes
     let quiet = s.quiet;
     let is_resume = resume.is_some();
     let prepared = py.detach(move || {
+        // Checking a run builds its network, which draws from the device's generator: not
+        // while another run trains (see `ONE_RUN`).
+        let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
         guard("train", || {
             prepare(cfg, &given, data, is_resume, quiet).map_err(|e| value_error(format!("{e:#}")))
         })
