@@ -312,3 +312,34 @@ fn a_cross_validated_graph_run_is_reported_fold_by_fold() {
         "the folds are linked"
     );
 }
+
+#[test]
+fn a_sigma_combined_run_is_reported_with_each_branch() {
+    let dir = temp_dir("report-sigmas");
+    let out = dir.join("sg");
+    let o = run(mole()
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "digits",
+            "--method",
+            "hsic",
+        ])
+        .args(["--sigmas", "2,5", "--epochs", "2", "--head-epochs", "2"])
+        .args(["--report", "--no-tsne", "--out"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", text(&o).1);
+    for branch in ["sigma_2", "sigma_5"] {
+        check_page(&out.join(branch), &["curves", "information_plane"]);
+    }
+    // The combined network's own curves (its format layer), and the branches linked.
+    check_page(&out, &["curves"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<h2>σ branches</h2>")
+            && html.contains("<a href=\"sigma_2/report.html\">")
+            && html.contains("<a href=\"sigma_5/report.html\">"),
+        "the branches are linked"
+    );
+}

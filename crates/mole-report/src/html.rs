@@ -61,14 +61,14 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-/// One fold of a cross-validated run, on its parent's page.
+/// A run inside another (a fold of a cross-validated run, a σ branch), on its parent's page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoldLink {
-    /// Fold number (1-based).
-    pub fold: usize,
-    /// The fold's test accuracy, from its `summary.json`.
+    /// Its folder's name (`fold_1`, `sigma_2`).
+    pub name: String,
+    /// Its test accuracy, from its `summary.json`.
     pub test_accuracy: Option<f64>,
-    /// The fold's own page, relative to the parent's (`fold_1/report.html`).
+    /// Its own page, relative to the parent's (`fold_1/report.html`).
     pub page: String,
 }
 
@@ -89,7 +89,7 @@ pub struct Page {
     pub images: Vec<PageImage>,
     /// `config.toml`, if present.
     pub config: Option<String>,
-    /// A cross-validated run's folds, each with a link to its own page.
+    /// The runs inside this one (folds, σ branches), each with a link to its own page.
     pub folds: Vec<FoldLink>,
 }
 
@@ -144,11 +144,16 @@ pub fn render(p: &Page) -> String {
         out.push_str(&s.replacen("<tr><th></th><th></th></tr>\n", "", 1));
     }
     if !p.folds.is_empty() {
-        out.push_str(
+        let folds = p.folds.iter().all(|f| f.name.starts_with("fold_"));
+        out.push_str(if folds {
             "<h2>Folds</h2>\n<p>Each fold trained on the other folds and was tested on its own \
-             graphs; its page has its curves, information plane and t-SNE pictures.</p>\n\
-             <table>\n<tr><th>fold</th><th>test accuracy</th><th>report</th></tr>\n",
-        );
+             graphs; its page has its curves, information plane and t-SNE pictures.</p>\n"
+        } else {
+            "<h2>σ branches</h2>\n<p>Each branch is an HSIC network trained alone with its own \
+             kernel width; the pictures below are of the combined network, each branch's are on \
+             its page.</p>\n"
+        });
+        out.push_str("<table>\n<tr><th>run</th><th>test accuracy</th><th>report</th></tr>\n");
         for f in &p.folds {
             let acc = f
                 .test_accuracy
@@ -156,7 +161,7 @@ pub fn render(p: &Page) -> String {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td><a href=\"{p}\">{p}</a></td></tr>",
-                f.fold,
+                escape(&f.name),
                 escape(&acc),
                 p = escape(&f.page)
             );

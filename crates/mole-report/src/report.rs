@@ -88,33 +88,35 @@ fn png_of(path: &Path) -> Result<Vec<u8>, ReportError> {
     std::fs::read(path).map_err(|e| ReportError::io(path, e))
 }
 
-/// The `fold_K` folders of a cross-validated run (`mole train --folds K` on graphs), in fold
-/// order; empty for any other run.
-pub fn fold_dirs(dir: &Path) -> Vec<(usize, PathBuf)> {
-    let mut folds: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+/// The runs inside a run directory: the `fold_K` folders of a cross-validated run (`mole train
+/// --folds K` on graphs), in fold order, and the `sigma_<σ>` branches of a σ-combined HSIC
+/// network, in order of σ; as (folder name, path). Empty for any other run.
+pub fn sub_runs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(u8, f64, String, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| {
             let e = e.ok()?;
-            let k = e
-                .file_name()
-                .to_str()?
-                .strip_prefix("fold_")?
-                .parse()
-                .ok()?;
-            e.path().is_dir().then(|| (k, e.path()))
+            let name = e.file_name().to_str()?.to_string();
+            let (group, key) = if let Some(k) = name.strip_prefix("fold_") {
+                (0, k.parse::<usize>().ok()? as f64)
+            } else {
+                (1, name.strip_prefix("sigma_")?.parse::<f64>().ok()?)
+            };
+            e.path().is_dir().then(|| (group, key, name, e.path()))
         })
         .collect();
-    folds.sort();
-    folds
+    found.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).expect("finite keys"));
+    found.into_iter().map(|(_, _, n, p)| (n, p)).collect()
 }
 
 /// Makes the report of the run directory `dir`. `progress` receives one line per step.
 ///
-/// A cross-validated run (its `fold_K` folders) gets one report per fold, in the fold's folder,
-/// and a page of its own with the folds' test accuracies and links to their pages (its
-/// `metrics.csv` has no rows: the folds have them). The t-SNE results and notes of the folds
-/// are returned too, named `fold_K/…`.
+/// A run with runs inside it ([`sub_runs`]: the folds of a cross-validated run, the branches of
+/// a σ-combined network) gets one report per inner run, in its folder, and a page of its own
+/// with their test accuracies and links to their pages (a cross-validated run's own
+/// `metrics.csv` has no rows: the folds have them). The t-SNE results and notes of the inner
+/// runs are returned too, named `fold_K/…` or `sigma_<σ>/…`.
 pub fn make_report(
     dir: &Path,
     opts: &ReportOptions,
@@ -127,25 +129,25 @@ pub fn make_report(
     let mut images = Vec::new();
     let mut tsne = Vec::new();
 
-    // Each fold of a cross-validated run, then the run's own page.
+    // Each run inside this one (folds, σ branches), then the run's own page.
     let mut folds = Vec::new();
-    for (k, fold_dir) in fold_dirs(dir) {
-        let r = make_report(&fold_dir, opts, &mut |line| {
-            progress(&format!("fold_{k}/{line}"))
+    for (name, sub_dir) in sub_runs(dir) {
+        let r = make_report(&sub_dir, opts, &mut |line| {
+            progress(&format!("{name}/{line}"))
         })?;
         files.extend(r.files);
-        notes.extend(r.notes.into_iter().map(|n| format!("fold {k}: {n}")));
+        notes.extend(r.notes.into_iter().map(|n| format!("{name}: {n}")));
         tsne.extend(r.tsne.into_iter().map(|t| TsneResult {
-            name: format!("fold_{k}/{}", t.name),
+            name: format!("{name}/{}", t.name),
             ..t
         }));
-        let test_accuracy = RunData::load_without_embeddings(&fold_dir)
+        let test_accuracy = RunData::load_without_embeddings(&sub_dir)
             .ok()
             .and_then(|f| f.summary_f64("test_accuracy"));
         folds.push(FoldLink {
-            fold: k,
+            page: format!("{name}/report.html"),
+            name,
             test_accuracy,
-            page: format!("fold_{k}/report.html"),
         });
     }
     let fold_tsne = tsne.len();

@@ -241,6 +241,7 @@ fn a_cross_validated_run_gets_a_report_per_fold_and_a_page_linking_them() {
     let html = std::fs::read_to_string(&r.html).unwrap();
     for needle in [
         "<h2>Folds</h2>",
+        "<td>fold_1</td>",
         "<a href=\"fold_1/report.html\">",
         "<a href=\"fold_2/report.html\">",
         "80.00 %",
@@ -249,4 +250,25 @@ fn a_cross_validated_run_gets_a_report_per_fold_and_a_page_linking_them() {
         assert!(html.contains(needle), "{needle}");
     }
     assert_eq!(html.matches("data:image/png;base64,").count(), 0);
+}
+
+#[test]
+fn runs_inside_a_run_are_its_folds_in_fold_order_then_its_branches_in_order_of_sigma() {
+    let dir = temp("subruns");
+    for d in [
+        "fold_10",
+        "fold_2",
+        "sigma_10",
+        "sigma_2.5",
+        "weights",
+        "fold_x",
+    ] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("fold_3"), "a file, not a run").unwrap();
+    let names: Vec<String> = mole_report::report::sub_runs(&dir)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["fold_2", "fold_10", "sigma_2.5", "sigma_10"]);
 }
