@@ -78,23 +78,25 @@ fn random_below(n: u64) -> u64 {
     (z ^ (z >> 31)) % n.max(1)
 }
 
-/// Trains once uninterrupted, then again killed with SIGKILL once `ready` holds for the rows
-/// written so far and a snapshot exists, plus a random 0–300 ms (so mid-epoch), resumes the
-/// killed run and compares. Returns the resumed run's directory.
-fn kill_and_resume(
-    name: &str,
-    plan: Plan<'_>,
-    ready: impl Fn(&[String]) -> bool,
-) -> std::path::PathBuf {
-    let dir = temp_dir(&format!("resume-{name}"));
+/// Trains `plan` uninterrupted into `dir/whole`; returns that directory.
+fn train_whole(dir: &Path, plan: Plan<'_>) -> std::path::PathBuf {
     let whole = dir.join("whole");
     let mut cmd = mole();
     base(&mut cmd, plan);
     let o = run(cmd.arg("--out").arg(&whole));
     assert!(o.status.success(), "{}", text(&o).1);
-    let expected = metrics_without_time(&whole);
-    let expected_accuracy = summary(&whole)["test_accuracy"].as_f64().unwrap();
+    whole
+}
 
+/// Starts `plan` into `dir/killed` and kills it with SIGKILL once `ready` holds for that
+/// directory, plus `delay` ms; checks that the run had not finished. Returns the directory.
+fn start_and_kill(
+    name: &str,
+    dir: &Path,
+    plan: Plan<'_>,
+    ready: impl Fn(&Path) -> bool,
+    delay: u64,
+) -> std::path::PathBuf {
     let killed = dir.join("killed");
     let mut cmd = mole();
     base(&mut cmd, plan);
@@ -106,10 +108,7 @@ fn kill_and_resume(
         .spawn()
         .unwrap();
     let start = Instant::now();
-    // A run killed before its first snapshot has nothing to resume from (and says so): wait for
-    // one, written atomically after the epoch's metrics rows.
-    let snapshot = killed.join("weights").join("snapshot.safetensors");
-    while !(ready(&rows(&killed)) && snapshot.is_file()) {
+    while !ready(&killed) {
         assert!(
             child.try_wait().unwrap().is_none(),
             "{name}: the run ended before the kill point"
@@ -118,29 +117,60 @@ fn kill_and_resume(
             start.elapsed() < Duration::from_secs(300),
             "{name}: no progress"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
-    let delay = random_below(300);
     std::thread::sleep(Duration::from_millis(delay));
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    let before = rows(&killed);
     assert!(
         !killed.join("summary.json").exists(),
         "{name}: killed after {delay} ms but the run had already finished"
     );
+    killed
+}
 
+/// `mole train --resume killed` with `threads` intra-op threads; its stderr, once it succeeded
+/// and said it resumed.
+fn resume(killed: &Path, threads: &str, context: &str) -> String {
     let o = run(mole()
-        .env("RAYON_NUM_THREADS", plan.threads)
+        .env("RAYON_NUM_THREADS", threads)
         .args(["train", "--resume"])
-        .arg(&killed));
+        .arg(killed));
     let (_, stderr) = text(&o);
-    assert!(
-        o.status.success(),
-        "{name}: resume after {} rows (+{delay} ms): {stderr}",
-        before.len()
-    );
+    assert!(o.status.success(), "resume {context}: {stderr}");
     assert!(stderr.contains("resuming"), "{stderr}");
+    stderr
+}
+
+/// Trains once uninterrupted, then again killed with SIGKILL once `ready` holds for the rows
+/// written so far and a snapshot exists, plus a random 0–300 ms (so mid-epoch), resumes the
+/// killed run and compares. Returns the resumed run's directory.
+fn kill_and_resume(
+    name: &str,
+    plan: Plan<'_>,
+    ready: impl Fn(&[String]) -> bool,
+) -> std::path::PathBuf {
+    let dir = temp_dir(&format!("resume-{name}"));
+    let whole = train_whole(&dir, plan);
+    let expected = metrics_without_time(&whole);
+    let expected_accuracy = summary(&whole)["test_accuracy"].as_f64().unwrap();
+
+    // A run killed before its first snapshot has nothing to resume from (and says so): wait for
+    // one, written atomically after the epoch's metrics rows.
+    let delay = random_below(300);
+    let killed = start_and_kill(
+        name,
+        &dir,
+        plan,
+        |k| ready(&rows(k)) && k.join("weights/snapshot.safetensors").is_file(),
+        delay,
+    );
+    let before = rows(&killed);
+    resume(
+        &killed,
+        plan.threads,
+        &format!("{name}: after {} rows (+{delay} ms)", before.len()),
+    );
     let got = metrics_without_time(&killed);
     // Rows written before the kill are kept as they were (a snapshot may be up to one epoch
     // behind the file: the rows after it are rewritten with the same values).
@@ -286,40 +316,14 @@ fn a_graph_level_run_killed_in_a_later_fold_resumes_bit_exactly() {
         extra: &["--folds", "3"],
         threads: "1",
     };
-    let whole = dir.join("whole");
-    let mut cmd = mole();
-    base(&mut cmd, plan);
-    let o = run(cmd.arg("--out").arg(&whole));
-    assert!(o.status.success(), "{}", text(&o).1);
-
-    let killed = dir.join("killed");
-    let mut cmd = mole();
-    base(&mut cmd, plan);
-    let mut child = cmd
-        .arg("--out")
-        .arg(&killed)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let whole = train_whole(&dir, plan);
     let after = 1 + random_below(12) as usize;
-    let start = Instant::now();
-    while rows(&killed.join("fold_2")).len() <= after {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(!killed.join("summary.json").exists());
+    let ready = |k: &Path| rows(&k.join("fold_2")).len() > after;
+    let killed = start_and_kill("mutag", &dir, plan, ready, 0);
     assert!(killed.join("fold_1/summary.json").exists());
     let fold_1 = std::fs::read(killed.join("fold_1/metrics.csv")).unwrap();
 
-    let o = run(mole()
-        .env("RAYON_NUM_THREADS", "1")
-        .args(["train", "--resume"])
-        .arg(&killed));
-    assert!(o.status.success(), "after {after} rows: {}", text(&o).1);
+    resume(&killed, plan.threads, &format!("after {after} rows"));
     // The finished fold was not trained again.
     assert_eq!(
         std::fs::read(killed.join("fold_1/metrics.csv")).unwrap(),
@@ -352,42 +356,16 @@ fn a_sigma_combined_run_killed_in_a_later_branch_resumes_bit_exactly() {
         extra: &["--sigmas", "2,5", "--eval-every", "1"],
         threads: "1",
     };
-    let whole = dir.join("whole");
-    let mut cmd = mole();
-    base(&mut cmd, plan);
-    let o = run(cmd.arg("--out").arg(&whole));
-    assert!(o.status.success(), "{}", text(&o).1);
-
-    let killed = dir.join("killed");
-    let mut cmd = mole();
-    base(&mut cmd, plan);
-    let mut child = cmd
-        .arg("--out")
-        .arg(&killed)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let whole = train_whole(&dir, plan);
     let after = 1 + random_below(12) as usize;
-    let second = killed.join("sigma_5");
-    let start = Instant::now();
-    while rows(&second).len() <= after || !second.join("weights/snapshot.safetensors").is_file() {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(!killed.join("summary.json").exists());
+    let ready = |k: &Path| {
+        let second = k.join("sigma_5");
+        rows(&second).len() > after && second.join("weights/snapshot.safetensors").is_file()
+    };
+    let killed = start_and_kill("sigmas", &dir, plan, ready, 0);
     let first_branch = std::fs::read_to_string(killed.join("sigma_2/metrics.csv")).unwrap();
 
-    let o = run(mole()
-        .env("RAYON_NUM_THREADS", "1")
-        .args(["train", "--resume"])
-        .arg(&killed));
-    let (_, stderr) = text(&o);
-    assert!(o.status.success(), "after {after} rows: {stderr}");
-    assert!(stderr.contains("resuming"), "{stderr}");
+    resume(&killed, plan.threads, &format!("after {after} rows"));
     // The finished branch continued from its last snapshot (near its end: snapshots cost a few
     // milliseconds, an epoch a tenth of a second) instead of training again: its rows up to
     // there keep their times too.
