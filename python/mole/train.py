@@ -254,6 +254,22 @@ def _nodes(mask, name, n):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _edge_index(edge_index, name, empty_ok=False):
+    """An integer array ``[2, edges]`` as contiguous int64; with ``empty_ok`` an empty array of
+    any shape is a graph without edges."""
+    try:
+        e = np.asarray(edge_index)
+    except Exception as err:
+        raise ValueError(f"{name}: not an array: {err}") from None
+    if empty_ok and e.size == 0:
+        e = np.zeros((2, 0), dtype=np.int64)
+    if e.dtype.kind not in "iu" or e.ndim != 2 or e.shape[0] != 2:
+        raise ValueError(
+            f"{name}: expected an integer array of shape [2, edges], got {e.dtype} {e.shape}"
+        )
+    return np.ascontiguousarray(e, dtype=np.int64)
+
+
 def train_graph(
     features,
     edge_index,
@@ -289,15 +305,7 @@ def train_graph(
     if x.ndim != 2:
         raise ValueError(f"features: expected a 2-d array [nodes, features], got shape {x.shape}")
     y = _labels(labels, "labels", len(x), "features")
-    try:
-        e = np.asarray(edge_index)
-    except Exception as err:
-        raise ValueError(f"edge_index: not an array: {err}") from None
-    if e.dtype.kind not in "iu" or e.ndim != 2 or e.shape[0] != 2:
-        raise ValueError(
-            f"edge_index: expected an integer array of shape [2, edges], got {e.dtype} {e.shape}"
-        )
-    e = np.ascontiguousarray(e, dtype=np.int64)
+    e = _edge_index(edge_index, "edge_index")
     if (train_mask is None) != (test_mask is None) or (train_mask is None and val_mask is not None):
         raise ValueError(
             "train_mask, test_mask: give both (val_mask optional) or no mask at all (the "
@@ -333,21 +341,11 @@ def _graph(i, graph, dim):
         raise ValueError(f"{name} features: {x.shape[1]} features, but graphs[0] has {dim}")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} features: contains NaN or infinite values")
-    try:
-        e = np.asarray(edge_index)
-    except Exception as err:
-        raise ValueError(f"{name} edge_index: not an array: {err}") from None
-    if e.size == 0:
-        e = np.zeros((2, 0), dtype=np.int64)
-    if e.dtype.kind not in "iu" or e.ndim != 2 or e.shape[0] != 2:
-        raise ValueError(
-            f"{name} edge_index: expected an integer array of shape [2, edges], got "
-            f"{e.dtype} {e.shape}"
-        )
+    e = _edge_index(edge_index, f"{name} edge_index", empty_ok=True)
     if e.size and (e.min() < 0 or e.max() >= len(x)):
         bad = e.min() if e.min() < 0 else e.max()
         raise ValueError(f"{name} edge_index: node {bad} is out of range for {len(x)} nodes")
-    return x, np.ascontiguousarray(e, dtype=np.int64)
+    return x, e
 
 
 def train_graphs(
