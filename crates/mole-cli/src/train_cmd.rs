@@ -7,6 +7,7 @@ use mole_train::config::{
     TrainConfig,
 };
 use mole_train::defaults::{Given, Origin};
+use mole_train::snapshot::ResumePoint;
 use mole_train::{RunDir, Summary};
 use std::path::{Path, PathBuf};
 
@@ -447,14 +448,8 @@ fn run_one(
     let mut run = if cfg.resume_epoch > 0 {
         RunDir::resume(&dir, cfg.resume_epoch)?
     } else if cfg.resume_snapshot {
-        // A σ-combined run killed in its branches has no snapshot of its own yet (its rows are
-        // the head's, after the branches).
-        let rows = if cfg.hsic.sigmas.is_empty() || mole_train::snapshot::exists(&dir) {
-            mole_train::snapshot::read(&dir)?.progress.metrics_rows
-        } else {
-            0
-        };
-        RunDir::reopen(&dir, rows)?
+        let point = ResumePoint::of(&dir, !cfg.hsic.sigmas.is_empty())?;
+        RunDir::reopen(&dir, point.metrics_rows)?
     } else {
         RunDir::create(&dir)?
     };
@@ -494,8 +489,7 @@ fn run_graph(
     // folds are continued one by one (`graph::train_graph`), the top directory holds no rows.
     let node_level = matches!(data, mole_data::GraphData::Nodes(_));
     let mut run = if cfg.resume_snapshot && node_level {
-        let rows = mole_train::snapshot::read(&dir)?.progress.metrics_rows;
-        RunDir::reopen(&dir, rows)?
+        RunDir::reopen(&dir, ResumePoint::of(&dir, false)?.metrics_rows)?
     } else {
         RunDir::create(&dir)?
     };
@@ -623,13 +617,9 @@ fn run_resolved(
         cfg.resume_snapshot = true;
         cfg.validate()?;
         if matches!(g, mole_data::GraphData::Nodes(_)) {
-            let p = mole_train::snapshot::read(dir)?.progress;
+            let point = ResumePoint::of(dir, false)?;
             if !args.quiet {
-                eprintln!(
-                    "resuming {} after {} finished epochs (modules and head together)",
-                    dir.display(),
-                    p.epochs_done
-                );
+                eprintln!("{}", point.message(dir));
             }
         } else if !args.quiet {
             eprintln!(
@@ -653,23 +643,9 @@ fn run_resolved(
         } else {
             cfg.resume_snapshot = true;
             cfg.validate()?;
-            if !cfg.hsic.sigmas.is_empty() {
-                if !args.quiet {
-                    eprintln!(
-                        "resuming {}: each sigma branch continues from its snapshot, then the \
-                         format layer",
-                        dir.display()
-                    );
-                }
-            } else {
-                let p = mole_train::snapshot::read(dir)?.progress;
-                if !args.quiet {
-                    eprintln!(
-                        "resuming {} after {} finished epochs (modules and head together)",
-                        dir.display(),
-                        p.epochs_done
-                    );
-                }
+            let point = ResumePoint::of(dir, !cfg.hsic.sigmas.is_empty())?;
+            if !args.quiet {
+                eprintln!("{}", point.message(dir));
             }
         }
     }

@@ -231,6 +231,52 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(FILE).is_file()
 }
 
+/// Where a run of the sequential or simultaneous schedule continues from (`--resume`): the
+/// `metrics.csv` rows its snapshot counted, and what to tell the user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumePoint {
+    /// Rows of `metrics.csv` to keep.
+    pub metrics_rows: usize,
+    /// Epochs finished over all stages; `None` for a σ-combined run killed in its branches
+    /// (no snapshot of its own yet: each branch continues from its own).
+    pub epochs_done: Option<usize>,
+}
+
+impl ResumePoint {
+    /// The resume point of the run directory `dir`; a σ-combined run (`sigma_combined`) without
+    /// a snapshot of its own keeps no rows (its rows, the head's, come after the branches).
+    ///
+    /// # Errors
+    /// A missing (other runs), truncated or foreign snapshot, named in the message.
+    pub fn of(dir: &Path, sigma_combined: bool) -> Result<ResumePoint, SnapshotError> {
+        if sigma_combined && !exists(dir) {
+            return Ok(ResumePoint {
+                metrics_rows: 0,
+                epochs_done: None,
+            });
+        }
+        let p = read(dir)?.progress;
+        Ok(ResumePoint {
+            metrics_rows: p.metrics_rows,
+            epochs_done: Some(p.epochs_done),
+        })
+    }
+
+    /// "resuming DIR after N finished epochs …" (or how a σ-combined run goes on).
+    pub fn message(&self, dir: &Path) -> String {
+        match self.epochs_done {
+            Some(n) => format!(
+                "resuming {} after {n} finished epochs (modules and head together)",
+                dir.display()
+            ),
+            None => format!(
+                "resuming {}: each sigma branch continues from its snapshot, then the format layer",
+                dir.display()
+            ),
+        }
+    }
+}
+
 /// Reads the snapshot of the run directory `dir`.
 ///
 /// # Errors
@@ -459,6 +505,26 @@ pub fn restore(
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
+
+    /// Without a snapshot a σ-combined run starts its rows afresh (its branches have their own);
+    /// any other run has nothing to resume from, and the error names the file.
+    #[test]
+    fn a_run_without_a_snapshot_resumes_only_if_sigma_combined() {
+        let dir = std::env::temp_dir().join(format!("mole-resume-point-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let point = ResumePoint::of(&dir, true).unwrap();
+        assert_eq!(
+            point,
+            ResumePoint {
+                metrics_rows: 0,
+                epochs_done: None
+            }
+        );
+        assert!(point.message(&dir).contains("each sigma branch"));
+        let e = ResumePoint::of(&dir, false).unwrap_err().to_string();
+        assert!(e.contains("snapshot.safetensors"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// The first epoch writes; then the next snapshot waits for twenty times the last one's
     /// writing time, measured from its end, and follows the latest cost.
