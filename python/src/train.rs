@@ -14,6 +14,7 @@ use mole_data::graph::{Graph, GraphData, GraphSet, NodeDataset, NodeSplit};
 use mole_data::{Dataset, SampleShape, Split};
 use mole_train::config::{ConfigError, Distributed, ScheduleKind, TrainConfig};
 use mole_train::defaults::{DataKind, DataProfile, Given, Origin};
+use mole_train::snapshot::ResumePoint;
 use mole_train::{RunDir, Summary};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
@@ -402,6 +403,28 @@ fn node_indices(idx: &PyReadonlyArray1<'_, i64>, nodes: usize, name: &str) -> Py
     Ok(out)
 }
 
+/// The node pairs of columns `columns` of an edge array `[2, E]`, each id checked against
+/// `nodes`; `out_of_range(id, column)` is the message otherwise.
+fn node_pairs(
+    edge: numpy::ndarray::ArrayView2<'_, i64>,
+    columns: std::ops::Range<usize>,
+    nodes: usize,
+    out_of_range: impl Fn(i64, usize) -> String,
+) -> PyResult<Vec<(usize, usize)>> {
+    columns
+        .map(|j| {
+            let (a, b) = (edge[[0, j]], edge[[1, j]]);
+            match [a, b]
+                .into_iter()
+                .find(|&v| v < 0 || v as u64 >= nodes as u64)
+            {
+                Some(v) => Err(value_error(out_of_range(v, j))),
+                None => Ok((a as usize, b as usize)),
+            }
+        })
+        .collect()
+}
+
 /// One graph with labelled nodes, from Python: features `[N, F]`, edges `[2, E]` (read as
 /// undirected, as the LINQS loader reads citations), labels `[N]`, and optionally the node
 /// indices of the training, validation and test parts.
@@ -436,19 +459,9 @@ fn nodes(
             "edge_index: expected shape [2, edges], got {e:?}"
         )));
     }
-    let edge = edges.as_array();
-    let mut pairs = Vec::with_capacity(e[1]);
-    for j in 0..e[1] {
-        let (a, b) = (edge[[0, j]], edge[[1, j]]);
-        for v in [a, b] {
-            if v < 0 || v as u64 >= n as u64 {
-                return Err(value_error(format!(
-                    "edge_index: node {v} (edge {j}) is out of range for {n} nodes"
-                )));
-            }
-        }
-        pairs.push((a as usize, b as usize));
-    }
+    let pairs = node_pairs(edges.as_array(), 0..e[1], n, |v, j| {
+        format!("edge_index: node {v} (edge {j}) is out of range for {n} nodes")
+    })?;
     let labels = labels(&y, "labels", None)?;
     let classes = labels.iter().max().map_or(0, |&m| m + 1);
     if classes < 2 || classes > n {
@@ -524,19 +537,22 @@ fn graph_set(
     let g = sizes.len();
     if g < 2 || dim == 0 || counts.len() != g || y.len() != g {
         return Err(value_error(format!(
-            "graphs: expected at least two graphs with one node feature or more, and one label              per graph; got {g} graphs, {} labels, {dim} features",
+            "graphs: expected at least two graphs with one node feature or more, and one label \
+             per graph; got {g} graphs, {} labels, {dim} features",
             y.len()
         )));
     }
     if sizes.iter().any(|&k| k < 1) || sizes.iter().sum::<i64>() != n as i64 {
         return Err(value_error(
-            "graphs: every graph needs at least one node, and the node counts must add up to              the stacked features' rows",
+            "graphs: every graph needs at least one node, and the node counts must add up to \
+             the stacked features' rows",
         ));
     }
     let e = edges.shape();
     if e[0] != 2 || counts.iter().any(|&c| c < 0) || counts.iter().sum::<i64>() != e[1] as i64 {
         return Err(value_error(format!(
-            "graphs: edges of shape [2, edges] whose per-graph counts add up to the edges are              needed, got shape {e:?}"
+            "graphs: edges of shape [2, edges] whose per-graph counts add up to the edges are \
+             needed, got shape {e:?}"
         )));
     }
     let labels = labels(&y, "labels", None)?;
@@ -547,18 +563,9 @@ fn graph_set(
     let (mut node, mut next) = (0usize, 0usize);
     for (k, (&size, &count)) in sizes.iter().zip(counts.iter()).enumerate() {
         let size = size as usize;
-        let mut pairs = Vec::with_capacity(count as usize);
-        for j in next..next + count as usize {
-            let (a, b) = (edge[[0, j]], edge[[1, j]]);
-            for v in [a, b] {
-                if v < 0 || v as u64 >= size as u64 {
-                    return Err(value_error(format!(
-                        "graphs[{k}]: edge_index node {v} is out of range for {size} nodes"
-                    )));
-                }
-            }
-            pairs.push((a as usize, b as usize));
-        }
+        let pairs = node_pairs(edge, next..next + count as usize, size, |v, _| {
+            format!("graphs[{k}]: edge_index node {v} is out of range for {size} nodes")
+        })?;
         next += count as usize;
         graphs.push(Graph::undirected(size, &pairs));
         rows.push(values[node * dim..(node + size) * dim].to_vec());
@@ -643,14 +650,10 @@ fn prepare(
                 cfg.resume_snapshot = true;
                 cfg.validate()?;
                 if matches!(g, GraphData::Nodes(_)) {
-                    let p = mole_train::snapshot::read(&dir)?.progress;
-                    open = Open::Reopen(p.metrics_rows);
+                    let point = ResumePoint::of(&dir, false)?;
+                    open = Open::Reopen(point.metrics_rows);
                     if !quiet {
-                        eprintln!(
-                            "resuming {} after {} finished epochs (modules and head together)",
-                            dir.display(),
-                            p.epochs_done
-                        );
+                        eprintln!("{}", point.message(&dir));
                     }
                 } else if !quiet {
                     eprintln!(
@@ -672,28 +675,13 @@ fn prepare(
                             cfg.epochs
                         );
                     }
-                } else if !cfg.hsic.sigmas.is_empty() && !mole_train::snapshot::exists(&dir) {
-                    // A σ-combined run killed in its branches: no snapshot of its own yet.
-                    cfg.resume_snapshot = true;
-                    cfg.validate()?;
-                    open = Open::Reopen(0);
-                    if !quiet {
-                        eprintln!(
-                            "resuming {}: each sigma branch continues from its snapshot",
-                            dir.display()
-                        );
-                    }
                 } else {
                     cfg.resume_snapshot = true;
                     cfg.validate()?;
-                    let p = mole_train::snapshot::read(&dir)?.progress;
-                    open = Open::Reopen(p.metrics_rows);
+                    let point = ResumePoint::of(&dir, !cfg.hsic.sigmas.is_empty())?;
+                    open = Open::Reopen(point.metrics_rows);
                     if !quiet {
-                        eprintln!(
-                            "resuming {} after {} finished epochs (modules and head together)",
-                            dir.display(),
-                            p.epochs_done
-                        );
+                        eprintln!("{}", point.message(&dir));
                     }
                 }
             }
